@@ -1,0 +1,190 @@
+"""The composition root: builds Services, loads APIs and handlers, serves, reloads, stops.
+
+`Gateway` is the ASGI app uvicorn runs. Its hot path is raw ASGI: route, chain, proxy, and one
+`except` that renders Tyk's error body; `/tyk/*` and `/hello` go to the Starlette admin app. It is
+the only module that knows every room; nothing imports it but the command line and the test kit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from gateway.handlers import registry as handlers
+from gateway.admin import build_admin
+from gateway.apidef.loader import load_dir
+from gateway.apidef.model import APISpec
+from gateway.config import Config
+from gateway.context import Services
+from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
+from gateway.events.bus import EventBus
+from gateway.events.catalog import EventMessage, EventMeta
+from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
+from gateway.limiter import Limiter
+from gateway.log import get_logger
+from gateway.proxy import AiohttpUpstream, Receive, Send, Upstream
+from gateway.routing import APIRoute, RouteTable
+from gateway.sessions import SessionStore
+from gateway.store.base import Store
+from gateway.store.registry import open_store
+from gateway.templating import ErrorPages
+
+log = get_logger("app")
+
+# Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
+WEBHOOK_TIMEOUT = 30.0
+
+
+class Gateway:
+    def __init__(self, config: Config, *, upstream: Upstream | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        self._upstream = upstream
+        self._table = RouteTable(())
+        self._specs: tuple[APISpec, ...] = ()
+        self._reload_lock = asyncio.Lock()
+        self._hello = "/" + config.health_check_endpoint_name.strip("/")
+        self._extra_error_headers: list[tuple[bytes, bytes]] = []
+        if not config.hide_generator_header:
+            self._extra_error_headers.append((b"x-generator", b"tyk.io"))
+        if config.close_connections:
+            self._extra_error_headers.append((b"connection", b"close"))
+        self.started = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        self.store: Store = open_store(cfg.storage)
+        self.sessions = SessionStore(self.store, hash_keys=cfg.hash_keys, hash_function=cfg.hash_key_function,
+                                     min_token_length=cfg.min_token_length or 3)
+        self.bus = EventBus(cfg.events)
+        if self._upstream is None:
+            upstream = AiohttpUpstream()
+            await upstream.start()
+            self._upstream = upstream
+        self._http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
+        self._deps = HandlerDeps(store=self.store, http=self._http, template_dir=cfg.template_path,
+                                 middleware_dir=cfg.middleware_path, config_dir=cfg.config_dir,
+                                 enable_key_logging=cfg.enable_key_logging)
+        self.services = Services(config=cfg, store=self.store, sessions=self.sessions,
+                                 limiter=Limiter(self.store.rate_limit_storage()), bus=self.bus,
+                                 upstream=self._upstream, clock=self._clock)
+        self._errors = ErrorPages(cfg.template_path)
+        self._admin = build_admin(self)
+        await self.reload()
+        await self.bus.start()
+        self.started = True
+        log.info("gateway started: %d APIs, store %s", len(self._specs), cfg.storage.type)
+
+    async def stop(self) -> None:
+        """Deliver queued events up to the deadline, then release clients and the store."""
+        if not self.started:
+            return
+        self.started = False
+        await self.bus.stop()
+        await self._http.aclose()
+        if isinstance(self._upstream, AiohttpUpstream):
+            await self._upstream.close()
+        await self.store.close()
+
+    async def reload(self) -> None:
+        """Load app_path into a new routing table and handler set, then swap both in at once.
+
+        In-flight requests keep the route they matched; queued events keep their handlers.
+        """
+        async with self._reload_lock:
+            result = await asyncio.to_thread(load_dir, self.config.app_path)
+            routes: dict[tuple[str, str], list[Handler]] = {}
+            self._add_handlers(routes, "", "", self._gateway_handler_specs(), "tyk.conf")
+            for spec in result.specs:
+                self._add_handlers(routes, spec.api_id, spec.org_id, spec.event_handlers,
+                                   f"api {spec.api_id!r} ({spec.source})")
+            active = [s for s in result.specs if s.active]
+            table = RouteTable(APIRoute(spec, self.services) for spec in active)
+            self.bus.set_routes(routes)
+            self._table, self._specs = table, result.specs
+            log.info("loaded %d APIs (%d skipped)", len(result.specs), len(result.skipped))
+
+    def _gateway_handler_specs(self) -> Sequence[Any]:
+        try:
+            return handlers.specs_from_classic(self.config.event_handlers, "tyk.conf event_handlers")
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return []
+
+    def _add_handlers(self, routes: dict[tuple[str, str], list[Handler]], api_id: str, org_id: str,
+                      specs: Sequence[Any], owner: str) -> None:
+        built, errors = handlers.build(specs, HandlerScope(api_id, org_id), self._deps)
+        for error in errors:
+            log.error("%s: handler skipped: %s", owner, error)
+        for event, found in built.items():
+            routes.setdefault((api_id, event), []).extend(found)
+
+    # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
+
+    def specs(self) -> Sequence[APISpec]:
+        return self._specs
+
+    def fire_system(self, event: str, meta: EventMeta) -> None:
+        self.bus.fire(EventMessage(event, meta))
+
+    # -- ASGI ------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith("/tyk/") or path == self._hello:
+                await self._admin(scope, receive, send)
+                return
+            route = self._table.match(_host(scope) if self._table.needs_host else "", path)
+            if route is None:
+                await self._render(scope, send, Reject(404, "Not Found"))
+                return
+            try:
+                reject = await route(scope, receive, send)
+            except UpstreamError as exc:
+                reject = Reject(exc.status, exc.message)
+            except Exception:
+                log.exception("unexpected error on %s %s", scope["method"], path)
+                reject = Reject(500, "There was a problem proxying the request")
+            if reject is not None:
+                await self._render(scope, send, reject)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _render(self, scope: dict[str, Any], send: Send, reject: Reject) -> None:
+        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        body, media = self._errors.render(reject.message, wants_xml(content_type))
+        headers = [(b"content-type", media), (b"content-length", str(len(body)).encode()),
+                   *self._extra_error_headers, *reject.headers]
+        await send({"type": "http.response.start", "status": reject.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _host(scope: dict[str, Any]) -> str:
+    for key, value in scope["headers"]:
+        if key == b"host":
+            return value.decode("latin-1").rsplit(":", 1)[0]
+    return ""

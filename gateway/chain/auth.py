@@ -1,0 +1,72 @@
+"""Auth token middleware: finds the credential (header, query param, cookie) and loads its session.
+
+Tyk's rules: no credential is 401 `Authorization field missing` with no event; an unknown (or too short)
+key fires AuthFailure with the key as sent and is 403. It must not check expiry or access rights:
+those are the next middlewares' jobs.
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+from typing import ClassVar
+from urllib.parse import parse_qsl
+
+from gateway.apidef.model import APISpec, AuthTokenSpec
+from gateway.context import RequestContext
+from gateway.errors import ACCESS_DISALLOWED, AUTH_FIELD_MISSING, STORE_PROBLEM, Reject, StoreError
+from gateway.events.catalog import AuthFailureMeta, Event
+
+
+class AuthToken:
+    name: ClassVar[str] = "auth"
+
+    def __init__(self, spec: APISpec) -> None:
+        assert spec.auth is not None
+        self.auth: AuthTokenSpec = spec.auth
+        self._header = spec.auth.header_name.lower().encode("latin-1")
+        strip = {self._header} if spec.auth.strip_auth_data and spec.auth.use_header else set()
+        self._strip = frozenset(strip)
+
+    @staticmethod
+    def enabled(spec: APISpec) -> bool:
+        return spec.auth is not None
+
+    def credential(self, ctx: RequestContext) -> str:
+        """Header first, then a non-empty query param overrides it, then a non-empty cookie (Tyk's order)."""
+        token = ""
+        if self.auth.use_header:
+            token = (ctx.header(self._header) or b"").decode("latin-1")
+        if self.auth.use_param and ctx.scope.get("query_string"):
+            for name, value in parse_qsl(ctx.scope["query_string"].decode("latin-1")):
+                if name == self.auth.param_name and value:
+                    token = value
+                    break
+        if self.auth.use_cookie:
+            raw = ctx.header(b"cookie")
+            if raw:
+                try:
+                    morsel = SimpleCookie(raw.decode("latin-1")).get(self.auth.cookie_name)
+                except CookieError:
+                    morsel = None
+                if morsel is not None and morsel.value:
+                    token = morsel.value
+        if token[:7].lower() == "bearer ":
+            token = token[7:]
+        return token.strip()
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        token = self.credential(ctx)
+        if not token:
+            raise Reject(401, AUTH_FIELD_MISSING)
+        try:
+            session = await ctx.services.sessions.get(token)
+        except StoreError as exc:
+            # Without a session there is nothing to authorise against: this always fails closed.
+            raise Reject(500, STORE_PROBLEM) from exc
+        if session is None:
+            ctx.fire(Event.AuthFailure, AuthFailureMeta("Auth Failure", path=ctx.path, origin=ctx.origin, key=token))
+            raise Reject(403, ACCESS_DISALLOWED)
+        ctx.session = session
+        ctx.key = token
+        if self._strip:
+            ctx.drop_headers = ctx.drop_headers | self._strip

@@ -1,0 +1,40 @@
+"""Key expiry middleware: an inactive or expired key fires KeyExpired and is refused.
+
+Inactive is checked first (403 `Key is inactive, please renew`), then `expires` (Unix seconds; <= 0
+never expires; 401 `Key has expired, please renew`). Runs only after auth has loaded a session.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from gateway.apidef.model import APISpec
+from gateway.context import RequestContext
+from gateway.errors import KEY_EXPIRED, KEY_INACTIVE, Reject
+from gateway.events.catalog import Event, KeyExpiredMeta
+
+
+class KeyExpiry:
+    name: ClassVar[str] = "key_expiry"
+
+    def __init__(self, spec: APISpec) -> None:
+        self.spec = spec
+
+    @staticmethod
+    def enabled(spec: APISpec) -> bool:
+        return spec.auth is not None
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        session = ctx.session
+        if session is None:
+            return
+        if session.is_inactive:
+            self._fire(ctx, "Attempted access from inactive key.")
+            raise Reject(403, KEY_INACTIVE)
+        if session.expires >= 1 and ctx.now() > session.expires:
+            self._fire(ctx, "Attempted access from expired key.")
+            raise Reject(401, KEY_EXPIRED)
+
+    @staticmethod
+    def _fire(ctx: RequestContext, message: str) -> None:
+        ctx.fire(Event.KeyExpired, KeyExpiredMeta(message, path=ctx.path, origin=ctx.origin, key=ctx.key))

@@ -1,0 +1,200 @@
+"""tyk.conf as frozen dataclasses, with Tyk's TYK_GW_* environment overrides.
+
+Owns reading, type-checking and defaulting the gateway config; a bad file is a ConfigError naming the
+file and the key. It must not start anything: building services from the config is app.py's job.
+Unknown keys are ignored, as Tyk ignores them, so a full Tyk tyk.conf loads unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    type: str = "embedded"  # Tyk's only value is "redis"; "embedded" (our default) needs no server
+    host: str = "localhost"
+    port: int = 6379
+    username: str = ""
+    password: str = ""
+    database: int = 0
+    timeout: float = 5.0
+    optimisation_max_active: int = 500
+    path: str = "data"  # embedded store: folder of its journal, relative to the config file
+
+
+@dataclass(frozen=True, slots=True)
+class HttpServerOptions:
+    xff_depth: int = 0
+    read_timeout: int = 0
+    write_timeout: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventsConfig:
+    """Not in Tyk: the bounded event queue and its worker pool (Tyk starts a goroutine per event)."""
+
+    queue_size: int = 10_000
+    workers: int = 8
+    handler_timeout: float = 30.0
+    shutdown_deadline: float = 10.0
+    originating_request_body_cap: int = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen_address: str = ""
+    listen_port: int = 8080
+    secret: str = "352d20ee67be67f6340b4c0605b044b7"
+    app_path: str = "apps"
+    template_path: str = "templates"
+    middleware_path: str = "middleware"
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    hash_keys: bool = False
+    hash_key_function: str = ""
+    enable_hashed_keys_listing: bool = False
+    min_token_length: int = 3
+    enable_key_logging: bool = False
+    allow_master_keys: bool = False
+    event_handlers: dict[str, Any] = field(default_factory=dict)
+    rate_limit_response_headers: str = "quotas"
+    proxy_default_timeout: float = 30.0
+    hide_generator_header: bool = False
+    close_connections: bool = False
+    health_check_endpoint_name: str = "hello"
+    http_server_options: HttpServerOptions = field(default_factory=HttpServerOptions)
+    store_failure_policy: str = "closed"  # not in Tyk: "closed" answers 500 as Tyk does, "open" lets through
+    events: EventsConfig = field(default_factory=EventsConfig)
+    log_level: str = "info"
+    config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
+
+
+_PATH_KEYS = ("app_path", "template_path", "middleware_path")
+_CHOICES = {
+    "storage.type": ("embedded", "redis"),
+    "rate_limit_response_headers": ("quotas", "rate_limits"),
+    "store_failure_policy": ("open", "closed"),
+}
+
+
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read a tyk.conf, apply TYK_GW_* overrides and resolve relative paths against its folder."""
+    file = Path(path)
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(str(file), "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(str(file), f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except OSError as exc:
+        raise ConfigError(str(file), f"cannot read: {exc.strerror}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(str(file), "the top level must be a JSON object")
+    env = os.environ if environ is None else environ
+    if env.get("TYK_GW_OMITCONFIGFILE", "").lower() in ("1", "true"):
+        raw = {}
+    return from_dict(raw, where=str(file), base_dir=file.resolve().parent, environ=env)
+
+
+def from_dict(
+    raw: Mapping[str, Any],
+    where: str = "tyk.conf",
+    base_dir: str | os.PathLike[str] = ".",
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build a Config from a dict (the same checks as a file); used by load() and by test helpers."""
+    cfg: Config = _build(Config, raw, where, "", dict(environ or {}))
+    base = Path(base_dir).resolve()
+    resolved = {k: str((base / getattr(cfg, k)).resolve()) for k in _PATH_KEYS}
+    storage = dataclasses.replace(cfg.storage, path=str((base / cfg.storage.path).resolve()))
+    for dotted, allowed in _CHOICES.items():
+        obj: Any = cfg
+        for part in dotted.split("."):
+            obj = getattr(obj, part)
+        if obj not in allowed:
+            raise ConfigError(where, f'key "{dotted}": expected one of {list(allowed)}, got {obj!r}')
+    return dataclasses.replace(cfg, storage=storage, config_dir=str(base), **resolved)
+
+
+def env_name(dotted: str) -> str:
+    """Tyk's envconfig rule: TYK_GW_ + Go field names upper-cased; Go names are the JSON keys sans `_`."""
+    return "TYK_GW_" + "_".join(p.replace("_", "").upper() for p in dotted.split("."))
+
+
+def _build(cls: type[Any], raw: Mapping[str, Any], where: str, prefix: str, env: dict[str, str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "config_dir":
+            continue
+        dotted = prefix + f.name
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            sub = raw.get(f.name, {})
+            if not isinstance(sub, dict):
+                raise ConfigError(where, f'key "{dotted}": expected an object, got {_show(sub)}')
+            values[f.name] = _build(hint, sub, where, dotted + ".", env)
+            continue
+        name = env_name(dotted)
+        if name in env:
+            values[f.name] = _from_env(hint, env[name], name)
+        elif f.name in raw:
+            values[f.name] = _check(hint, raw[f.name], where, dotted)
+    return cls(**values)
+
+
+def _check(hint: Any, value: Any, where: str, dotted: str) -> Any:
+    base = typing.get_origin(hint) or hint
+    ok: bool
+    if base is bool:
+        ok = isinstance(value, bool)
+    elif base is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif base is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif base is str:
+        ok = isinstance(value, str)
+    elif base is dict:
+        ok = isinstance(value, dict)
+    else:  # pragma: no cover - a new field type needs a branch here
+        raise TypeError(f"unsupported config type {hint!r}")
+    if not ok:
+        raise ConfigError(where, f'key "{dotted}": expected {_TYPE_NAMES[base]}, got {_show(value)}')
+    return value
+
+
+def _from_env(hint: Any, text: str, name: str) -> Any:
+    base = typing.get_origin(hint) or hint
+    try:
+        if base is bool:
+            if text.lower() not in ("1", "0", "true", "false"):
+                raise ValueError
+            return text.lower() in ("1", "true")
+        if base is int:
+            return int(text)
+        if base is float:
+            return float(text)
+        if base is dict:
+            return dict(json.loads(text))
+    except (ValueError, TypeError):
+        raise ConfigError(f"environment {name}", f"expected {_TYPE_NAMES[base]}, got {text!r}") from None
+    return text
+
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "an object"}
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, types.NoneType) else "null"
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,93 @@
+"""The gateway's exception tree and Tyk's client-facing error bodies.
+
+    GatewayError
+    |-- ConfigError     bad tyk.conf, API definition or handler meta (names the file/key and value)
+    |-- Reject          a middleware refuses the request: Tyk's status and message
+    |-- UpstreamError   the upstream failed: rendered as Tyk renders proxy errors
+    |-- StoreError      the store (embedded or Redis) failed
+    `-- HandlerError    an event handler failed to deliver
+
+This module imports nothing from the package: everything may import it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway raises on purpose."""
+
+
+class ConfigError(GatewayError):
+    """Invalid configuration. `where` names the file and JSON path, so the message stands alone."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.reason = message
+
+
+class Reject(GatewayError):
+    """A middleware refused the request with Tyk's status and message (see TYK-REFERENCE section 10)."""
+
+    def __init__(self, status: int, message: str, headers: tuple[tuple[bytes, bytes], ...] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class UpstreamError(GatewayError):
+    """The upstream could not be reached or timed out; status and message are Tyk's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class StoreError(GatewayError):
+    """The store failed: a connection, timeout or protocol problem."""
+
+
+class HandlerError(GatewayError):
+    """An event handler could not deliver an event."""
+
+
+# Tyk's messages, verbatim (TYK-REFERENCE section 10); one constant each so tests and code agree.
+AUTH_FIELD_MISSING = "Authorization field missing"
+ACCESS_DISALLOWED = "Access to this API has been disallowed"
+KEY_INACTIVE = "Key is inactive, please renew"
+KEY_EXPIRED = "Key has expired, please renew"
+RATE_LIMIT_EXCEEDED = "Rate Limit Exceeded"
+API_RATE_LIMIT_EXCEEDED = "API Rate Limit Exceeded"
+STORE_PROBLEM = "there was a problem proxying the request"
+UPSTREAM_PROBLEM = "There was a problem proxying the request"
+UPSTREAM_DNS = "Upstream host lookup failed"
+UPSTREAM_TIMEOUT = "Upstream service reached hard timeout."
+CLIENT_CLOSED = "Client closed request"
+NOT_FOUND = "Not Found"
+
+_XML_TYPES = frozenset({b"application/xml", b"text/xml", b"application/soap+xml"})
+
+
+def wants_xml(content_type: bytes) -> bool:
+    """Tyk picks its XML error template when the request's media type (parameters stripped) is XML."""
+    return content_type.split(b";", 1)[0].strip().lower() in _XML_TYPES
+
+
+@lru_cache(maxsize=256)
+def render_error(message: str, xml: bool = False) -> tuple[bytes, bytes]:
+    """Body and content type of Tyk's shipped error.json / error.xml, byte for byte.
+
+    Cached: the set of messages is small and fixed, and rejections are a hot path under a flood.
+    """
+    if xml:
+        escaped = (
+            message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
+        )
+        body = f'<?xml version = "1.0" encoding = "UTF-8"?>\n<error>{escaped}</error>'
+        return body.encode(), b"application/xml"
+    return ('{\n    "error": ' + json.dumps(message) + "\n}").encode(), b"application/json"

@@ -1,0 +1,115 @@
+"""The event bus: `fire` is synchronous and never blocks; a fixed pool of workers delivers.
+
+Handlers are resolved when an event is fired and travel with it in the queue, so a reload that swaps the
+handler table never abandons an event already accepted. A full queue drops, counts and logs (throttled)
+instead of slowing a request. This module never renders or sends anything itself: handlers do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway.config import EventsConfig
+from gateway.events.catalog import SYSTEM_EVENTS, EventMessage
+from gateway.handlers.base import Handler
+from gateway.log import Throttle, get_logger
+
+log = get_logger("events")
+
+# (api_id, event name) -> handlers; api_id "" holds the gateway-level (tyk.conf) handlers.
+Routes = Mapping[tuple[str, str], Sequence[Handler]]
+
+
+@dataclass(slots=True)
+class BusStats:
+    fired: int = 0  # (handler, event) pairs accepted into the queue
+    dropped: int = 0  # pairs refused because the queue was full or the bus stopped
+    delivered: int = 0  # handler runs that returned normally
+    failed: int = 0  # handler runs that raised or timed out
+
+
+class EventBus:
+    def __init__(self, config: EventsConfig) -> None:
+        self._config = config
+        self._queue: asyncio.Queue[tuple[Handler, EventMessage]] = asyncio.Queue(config.queue_size)
+        self._routes: Routes = {}
+        self._workers: list[asyncio.Task[None]] = []
+        self._accepting = False
+        self._drop_log = Throttle(10.0)
+        self.stats = BusStats()
+
+    def set_routes(self, routes: Routes) -> None:
+        """Swap the handler table (on load and reload); events already queued keep their handlers."""
+        self._routes = routes
+
+    def wants(self, api_id: str, event: str) -> bool:
+        """True when some handler would receive this event: lets callers skip building metas."""
+        return self._key(api_id, event) in self._routes
+
+    def fire(self, msg: EventMessage) -> int:
+        """Queue the event for each of its handlers without waiting; returns how many were queued."""
+        handlers = self._routes.get(self._key(msg.api_id, msg.type), ())
+        queued = 0
+        for handler in handlers:
+            if self._accepting:
+                try:
+                    self._queue.put_nowait((handler, msg))
+                    queued += 1
+                    continue
+                except asyncio.QueueFull:
+                    pass
+            self.stats.dropped += 1
+            if self._drop_log.allow():
+                log.warning(
+                    "event queue %s: dropped %s for api %r (%d dropped so far)",
+                    "full" if self._accepting else "stopped", msg.type, msg.api_id, self.stats.dropped,
+                )
+        self.stats.fired += queued
+        return queued
+
+    async def start(self) -> None:
+        self._accepting = True
+        self._workers = [asyncio.create_task(self._work(), name=f"event-worker-{i}")
+                         for i in range(self._config.workers)]
+
+    async def stop(self, deadline: float | None = None) -> None:
+        """Stop accepting, deliver what is queued until `deadline` seconds pass, then cancel workers."""
+        self._accepting = False
+        wait = self._config.shutdown_deadline if deadline is None else deadline
+        try:
+            await asyncio.wait_for(self._queue.join(), wait)
+        except TimeoutError:
+            log.warning("shutdown deadline passed with %d events undelivered", self._queue.qsize())
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+
+    async def idle(self) -> None:
+        """Wait until every queued event has been handled (tests and reloads use it)."""
+        await self._queue.join()
+
+    @staticmethod
+    def _key(api_id: str, event: str) -> tuple[str, str]:
+        # Tyk's routing rule: token events go only to gateway-level handlers, the rest only per API.
+        return ("" if event in SYSTEM_EVENTS else api_id, event)
+
+    async def _work(self) -> None:
+        while True:
+            handler, msg = await self._queue.get()
+            try:
+                await asyncio.wait_for(handler.handle(msg), self._config.handler_timeout)
+                self.stats.delivered += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a handler must never take a worker down
+                self.stats.failed += 1
+                log.warning("handler %s for api %r failed on %s: %s", handler.kind, msg.api_id, msg.type,
+                            exc if str(exc) else type(exc).__name__)
+            finally:
+                self._queue.task_done()

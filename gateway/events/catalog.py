@@ -1,0 +1,251 @@
+"""The event catalogue: every event name Tyk fires, and one frozen meta dataclass per event.
+
+Names are Tyk's strings verbatim (note `RatelimitExceeded` with a lower-case l). A meta knows its Go
+field names (what templates see as `.Meta.X`) and its JSON form (what JS/Python handlers see). This
+module must stay pure data: no I/O, no imports from the rest of the package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Event(StrEnum):
+    AuthFailure = "AuthFailure"
+    KeyExpired = "KeyExpired"
+    QuotaExceeded = "QuotaExceeded"
+    RatelimitExceeded = "RatelimitExceeded"
+    RateLimitSmoothingUp = "RateLimitSmoothingUp"
+    RateLimitSmoothingDown = "RateLimitSmoothingDown"
+    OrgQuotaExceeded = "OrgQuotaExceeded"
+    OrgRateLimitExceeded = "OrgRateLimitExceeded"
+    VersionFailure = "VersionFailure"
+    UpstreamOAuthError = "UpstreamOAuthError"
+    BreakerTripped = "BreakerTripped"
+    BreakerReset = "BreakerReset"
+    BreakerTriggered = "BreakerTriggered"
+    HostDown = "HostDown"
+    HostUp = "HostUp"
+    CertificateExpiringSoon = "CertificateExpiringSoon"
+    CertificateExpired = "CertificateExpired"
+    TokenCreated = "TokenCreated"
+    TokenUpdated = "TokenUpdated"
+    TokenDeleted = "TokenDeleted"
+    TriggerExceeded = "TriggerExceeded"
+    OAuth2ScopeCheckFailed = "OAuth2ScopeCheckFailed"
+    OAuth2ExchangeSucceeded = "OAuth2ExchangeSucceeded"
+    OAuth2ExchangeFailed = "OAuth2ExchangeFailed"
+
+
+# Events Tyk routes only to gateway-level (tyk.conf) handlers; every other event is per API.
+SYSTEM_EVENTS = frozenset({Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted})
+
+_ACRONYMS = {"id": "ID", "api": "API", "url": "URL"}
+
+
+def go_name(snake: str) -> str:
+    """`api_id` -> `APIID`, `originating_request` -> `OriginatingRequest`: Go's exported field names."""
+    return "".join(_ACRONYMS.get(part, part.capitalize()) for part in snake.split("_"))
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """Tyk's default meta part: every meta has a message and (maybe empty) originating request."""
+
+    message: str
+    originating_request: str = field(default="", kw_only=True)
+    # Tyk's trigger and certificate metas declare snake_case JSON tags; the others use Go names.
+    json_snake: ClassVar[bool] = False
+    # True for metas of request-caused events: the bus fills originating_request when a handler exists.
+    from_request: ClassVar[bool] = False
+
+    def go_fields(self) -> dict[str, Any]:
+        """The meta as templates see it (`.Meta.Message`, `.Meta.Path`, ...)."""
+        return {go_name(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def json_fields(self) -> dict[str, Any]:
+        """The meta as Tyk's JSON encoding shows it to JS and Python handlers."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            if f.name in ("message", "originating_request") or not self.json_snake:
+                out[go_name(f.name)] = value
+            else:
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFailureMeta(EventMeta):
+    path: str = ""
+    origin: str = ""
+    key: str = ""
+    from_request: ClassVar[bool] = True
+
+
+class AuthFailureMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class KeyExpiredMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class QuotaExceededMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class RatelimitExceededMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class RateLimitSmoothingMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class OrgQuotaExceededMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+class OrgRateLimitExceededMeta(KeyFailureMeta):
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFailureMeta(KeyFailureMeta):
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerMeta(EventMeta):
+    path: str = ""
+    api_id: str = ""
+    circuit_event: int = 0  # Tyk's enum order: 0 = tripped, 1 = reset
+
+
+@dataclass(frozen=True, slots=True)
+class HostStatusMeta(EventMeta):
+    host_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenMeta(EventMeta):
+    org: str = ""
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerMeta(EventMeta):
+    org_id: str = ""
+    key: str = ""
+    trigger_limit: int = 0
+    usage_percentage: int = 0
+    json_snake: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamOAuthMeta(EventMeta):
+    api_id: str = ""
+    from_request: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class CertExpiringMeta(EventMeta):
+    cert_id: str = ""
+    cert_name: str = ""
+    expires_at: datetime = datetime.fromtimestamp(0, UTC)
+    days_remaining: int = 0
+    api_id: str = ""
+    cert_role: str = ""
+    json_snake: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class CertExpiredMeta(EventMeta):
+    cert_id: str = ""
+    cert_name: str = ""
+    expired_at: datetime = datetime.fromtimestamp(0, UTC)
+    days_since_expiry: int = 0
+    api_id: str = ""
+    cert_role: str = ""
+    json_snake: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class MapMeta(EventMeta):
+    """Tyk's OAuth2 events carry a plain string map, and custom events any extra fields."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def go_fields(self) -> dict[str, Any]:
+        return {"Message": self.message, "OriginatingRequest": self.originating_request, **self.values}
+
+    def json_fields(self) -> dict[str, Any]:
+        return self.go_fields()
+
+
+META_TYPES: dict[Event, type[EventMeta]] = {
+    Event.AuthFailure: AuthFailureMeta,
+    Event.KeyExpired: KeyExpiredMeta,
+    Event.QuotaExceeded: QuotaExceededMeta,
+    Event.RatelimitExceeded: RatelimitExceededMeta,
+    Event.RateLimitSmoothingUp: RateLimitSmoothingMeta,
+    Event.RateLimitSmoothingDown: RateLimitSmoothingMeta,
+    Event.OrgQuotaExceeded: OrgQuotaExceededMeta,
+    Event.OrgRateLimitExceeded: OrgRateLimitExceededMeta,
+    Event.VersionFailure: VersionFailureMeta,
+    Event.UpstreamOAuthError: UpstreamOAuthMeta,
+    Event.BreakerTripped: BreakerMeta,
+    Event.BreakerReset: BreakerMeta,
+    Event.BreakerTriggered: BreakerMeta,
+    Event.HostDown: HostStatusMeta,
+    Event.HostUp: HostStatusMeta,
+    Event.CertificateExpiringSoon: CertExpiringMeta,
+    Event.CertificateExpired: CertExpiredMeta,
+    Event.TokenCreated: TokenMeta,
+    Event.TokenUpdated: TokenMeta,
+    Event.TokenDeleted: TokenMeta,
+    Event.TriggerExceeded: TriggerMeta,
+    Event.OAuth2ScopeCheckFailed: MapMeta,
+    Event.OAuth2ExchangeSucceeded: MapMeta,
+    Event.OAuth2ExchangeFailed: MapMeta,
+}
+
+
+def go_timestamp(moment: datetime) -> str:
+    """Go's default time printing, as Tyk puts it in `.TimeStamp`: `2026-08-21 12:39:47.123456 +0000 UTC`."""
+    local = moment.astimezone()
+    offset = local.strftime("%z")
+    zone = local.tzname() or offset
+    frac = f".{local.microsecond:06d}".rstrip("0").rstrip(".")
+    return local.strftime("%Y-%m-%d %H:%M:%S") + frac + f" {offset} {zone}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """Tyk's EventMessage envelope: Type, Meta, TimeStamp; plus the API that owns the handlers."""
+
+    type: str  # an Event, or a custom event name
+    meta: EventMeta
+    api_id: str = ""
+    org_id: str = ""
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def template_data(self) -> dict[str, Any]:
+        """What a template sees; `EventType`/`EventMetaData` are the v1.9 names, accepted as aliases."""
+        meta = self.meta.go_fields()
+        stamp = go_timestamp(self.timestamp)
+        return {"Type": str(self.type), "Meta": meta, "TimeStamp": stamp,
+                "EventType": str(self.type), "EventMetaData": meta}
+
+    def json_envelope(self) -> dict[str, Any]:
+        """What JS and Python handlers receive: Tyk's untagged envelope (plus the v1.9 aliases)."""
+        meta = self.meta.json_fields()
+        return {"Type": str(self.type), "Meta": meta, "TimeStamp": go_timestamp(self.timestamp),
+                "EventType": str(self.type), "EventMetaData": meta}

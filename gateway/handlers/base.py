@@ -1,0 +1,47 @@
+"""The Handler protocol and what a handler may use, built once per API load.
+
+A handler is constructed by `from_meta` when its API loads (all validation happens there, raising
+ConfigError with the API and JSON path) and later runs `handle` in a bus worker. It must never be
+constructed or validated at fire time, and never touches the request path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from gateway.events.catalog import EventMessage
+from gateway.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerDeps:
+    """Everything a handler may need, shared by every handler of a gateway."""
+
+    store: Store
+    http: httpx.AsyncClient  # webhook client: no redirects, bounded timeout
+    template_dir: str  # tyk.conf template_path (default_webhook.json lives here)
+    middleware_dir: str  # tyk.conf middleware_path (custom handler scripts)
+    config_dir: str  # relative template paths resolve here, then against the working directory
+    enable_key_logging: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerScope:
+    """The API a handler belongs to ("" for gateway-level handlers from tyk.conf)."""
+
+    api_id: str = ""
+    org_id: str = ""
+    where: str = "tyk.conf event_handlers"  # JSON path prefix for errors, e.g. "apps/a.json $.event_handlers"
+
+
+class Handler(Protocol):
+    kind: str  # Tyk's Classic handler_name
+
+    async def handle(self, msg: EventMessage) -> None: ...
+
+
+class HandlerFactory(Protocol):
+    def __call__(self, meta: dict[str, Any], scope: HandlerScope, deps: HandlerDeps) -> Handler: ...

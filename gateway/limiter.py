@@ -1,0 +1,49 @@
+"""The rate limiter: an exact moving window on the `limits` library, on whatever store is configured.
+
+"2 per 10s" lets exactly 2 requests through in any 10-second window, shared by every gateway on the
+same store. Unlike Tyk's sliding log, a blocked attempt is not recorded, so it never prolongs a block.
+Store failures surface as StoreError; what to do about them is the chain's decision, not this module's.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from gateway.errors import StoreError
+
+
+class Limiter:
+    __slots__ = ("_items", "_strategy")
+
+    def __init__(self, storage: Any) -> None:
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._items: dict[tuple[float, float], RateLimitItem] = {}
+
+    def _item(self, rate: float, per: float) -> RateLimitItem:
+        item = self._items.get((rate, per))
+        if item is None:
+            # limits counts whole requests per whole seconds; Tyk allows floats, so round outward
+            # (a fractional rate never lets more through than configured).
+            item = RateLimitItemPerSecond(max(1, math.floor(rate)), max(1, math.ceil(per)))
+            self._items[(rate, per)] = item
+        return item
+
+    async def hit(self, key: str, rate: float, per: float) -> bool:
+        """Record a request for `key` if the window has room; False means blocked (nothing recorded)."""
+        try:
+            return bool(await self._strategy.hit(self._item(rate, per), key))
+        except Exception as exc:  # limits and redis raise their own types; the chain sees one
+            raise StoreError(f"rate limiter: {exc}") from exc
+
+    async def stats(self, key: str, rate: float, per: float) -> tuple[int, int]:
+        """(remaining, reset unix seconds) of the window, for `rate_limits` response headers."""
+        try:
+            reset, remaining = await self._strategy.get_window_stats(self._item(rate, per), key)
+        except Exception as exc:
+            raise StoreError(f"rate limiter: {exc}") from exc
+        return max(0, int(remaining)), int(reset or time.time())

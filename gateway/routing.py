@@ -1,0 +1,102 @@
+"""RouteTable: (host, listen path) -> the API's handler; immutable, built at load, swapped on reload.
+
+Matching is Tyk's: the longest listen path that prefixes the request path wins, host-specific APIs
+before any-host ones. Lookups index listen paths by their first segment, so the cost does not grow
+with the number of APIs. `APIRoute` runs one API's chain and proxy; it owns no state between requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from gateway import chain
+from gateway.apidef.model import APISpec
+from gateway.context import RequestContext, Services
+from gateway.errors import Reject
+from gateway.proxy import ProxyRequest, Receive, Send, target_url, upstream_headers
+
+# Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
+_ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", b"0"))
+
+
+class APIRoute:
+    __slots__ = ("chain", "prefix", "services", "spec")
+
+    def __init__(self, spec: APISpec, services: Services) -> None:
+        self.spec = spec
+        self.services = services
+        self.chain = chain.build(spec)
+        self.prefix = spec.listen_path.rstrip("/")
+
+    def matches(self, path: str) -> bool:
+        return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> Reject | None:
+        """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
+        ctx = RequestContext(self.spec, scope, self.services)
+        try:
+            for middleware in self.chain:
+                await middleware.on_request(ctx)
+        except Reject as exc:
+            await ctx.flush_events(receive)
+            return exc
+        await ctx.flush_events(None)
+        spec = self.spec
+        client = scope.get("client")
+        headers, has_body = upstream_headers(
+            scope["headers"], client[0] if client else "", preserve_host=spec.preserve_host_header,
+            drop=ctx.drop_headers,
+        )
+        request = ProxyRequest(
+            method=scope["method"],
+            url=target_url(spec.target_url, spec.listen_path, spec.strip_listen_path,
+                           scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")),
+            headers=headers,
+            has_body=has_body,
+            timeout=self.services.config.proxy_default_timeout,
+            extra_response_headers=self._response_headers(ctx),
+        )
+        await self.services.upstream.forward(request, receive, send)
+        return None
+
+    def _response_headers(self, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
+        if self.services.config.rate_limit_response_headers == "rate_limits":
+            return tuple(ctx.response_headers)
+        session = ctx.session
+        if session is None:
+            return _ZERO_QUOTA
+        return (
+            (b"x-ratelimit-limit", str(session.quota_max).encode()),
+            (b"x-ratelimit-remaining", str(session.quota_remaining).encode()),
+            (b"x-ratelimit-reset", str(session.quota_renews).encode()),
+        )
+
+
+class RouteTable:
+    __slots__ = ("_by_segment", "_catch_all", "needs_host", "routes")
+
+    def __init__(self, routes: Iterable[APIRoute]) -> None:
+        self.routes = tuple(routes)
+        self.needs_host = any(route.spec.domain for route in self.routes)
+        by_segment: dict[str, list[APIRoute]] = {}
+        catch_all: list[APIRoute] = []
+        for route in self.routes:
+            segment = _first_segment(route.prefix)
+            (by_segment.setdefault(segment, []) if segment else catch_all).append(route)
+        # Longest listen path first; among equals, host-specific before any-host.
+        order = lambda r: (-len(r.prefix), not r.spec.domain)  # noqa: E731
+        self._by_segment = {k: sorted(v, key=order) for k, v in by_segment.items()}
+        self._catch_all = sorted(catch_all, key=order)
+
+    def match(self, host: str, path: str) -> APIRoute | None:
+        for candidates in (self._by_segment.get(_first_segment(path), ()), self._catch_all):
+            for route in candidates:
+                domain = route.spec.domain
+                if (not domain or domain == host) and route.matches(path):
+                    return route
+        return None
+
+
+def _first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0] if path.startswith("/") else path.split("/", 1)[0]

@@ -1,0 +1,1 @@
+"""Stores: the embedded durable default and Redis, behind one small protocol (see base.py)."""

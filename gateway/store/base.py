@@ -1,0 +1,53 @@
+"""The Store protocol: the only way the gateway reaches shared state.
+
+Two backends implement it: `memory.MemoryStore` (embedded, durable on disk, one process) and
+`redis.RedisStore` (shared by any number of gateways). Keys are Tyk's Redis key names (`apikey-<key>`,
+`webhook.cache.<md5>`, ...). Implementations raise StoreError on failure, never a backend exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from gateway.errors import StoreError
+
+__all__ = ["Store", "StoreError"]
+
+
+@runtime_checkable
+class Store(Protocol):
+    async def get(self, key: str) -> str | None:
+        """The value, or None when absent or expired."""
+        ...
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        """Store a value; `ttl` in seconds, None or <= 0 = no expiry."""
+        ...
+
+    async def set_nx(self, key: str, value: str, ttl_ms: int) -> bool:
+        """Atomically store if absent with a TTL in milliseconds (`SET NX PX`); True if it was stored."""
+        ...
+
+    async def delete(self, key: str) -> bool:
+        """Remove a key; True if it existed."""
+        ...
+
+    async def keys(self, prefix: str) -> list[str]:
+        """Every live key starting with `prefix` (admin listing only: never on the request path)."""
+        ...
+
+    async def incr(self, key: str, ttl: float | None = None) -> int:
+        """Atomically increment; when the key is created, give it `ttl` seconds (None = none)."""
+        ...
+
+    def rate_limit_storage(self) -> Any:
+        """A `limits.aio.storage.Storage` on the same backend, for the moving-window limiter."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the backend answers (health check)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release connections and files."""
+        ...

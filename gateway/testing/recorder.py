@@ -1,0 +1,83 @@
+"""WebhookRecorder: a real webhook receiver (raw ASGI) that records what it is sent.
+
+Serve it on a loopback port next to the gateway, point a handler's URL at it, and await
+`wait_for(n)`: a bounded wait, never a sleep. It answers every request with a fixed status, so a
+test can also play a failing target. It must stay free of gateway internals: it sees only HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]  # lower-case names; the last value wins for repeated names
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON (raises ValueError when the webhook sent something else)."""
+        return json.loads(self.body)
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class WebhookRecorder:
+    def __init__(self, status: int = 200, on_delivery: Callable[[Delivery], None] | None = None) -> None:
+        self.status = status
+        self.deliveries: list[Delivery] = []
+        self._on_delivery = on_delivery
+        self._changed = asyncio.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        delivery = Delivery(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers={k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]},
+            body=body,
+        )
+        self.deliveries.append(delivery)
+        self._changed.set()
+        if self._on_delivery is not None:
+            self._on_delivery(delivery)
+        await send({"type": "http.response.start", "status": self.status,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"ok":true}'})
+
+    async def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[Delivery]:
+        """Wait until at least `count` deliveries arrived; TimeoutError (with what did arrive) otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.deliveries) < count:
+            self._changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(f"expected {count} webhook deliveries within {timeout}s, got "
+                                   f"{len(self.deliveries)}: {[d.body[:200] for d in self.deliveries]}")
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                continue
+        return self.deliveries[:count]

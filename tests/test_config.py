@@ -1,0 +1,85 @@
+"""tyk.conf loading: defaults, types, env overrides, relative paths, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway import config
+from gateway.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "tyk.conf.example"
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "tyk.conf"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_example_loads_and_paths_resolve_against_its_folder() -> None:
+    cfg = config.load(EXAMPLE, environ={})
+    assert cfg.listen_address == "127.0.0.1"
+    assert cfg.app_path == str(EXAMPLE.parent / "apps")
+    assert cfg.template_path == str(EXAMPLE.parent / "templates")
+    assert cfg.storage.type == "embedded"
+    assert cfg.storage.path == str(EXAMPLE.parent / "data")
+
+
+def test_defaults_for_an_empty_file(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, {}), environ={})
+    assert (cfg.listen_port, cfg.min_token_length, cfg.hash_keys) == (8080, 3, False)
+    assert cfg.app_path == str(tmp_path / "apps")
+    assert cfg.rate_limit_response_headers == "quotas"
+
+
+def test_a_full_tyk_conf_with_unknown_keys_loads(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, {"listen_port": 9090, "enable_jsvm": True, "analytics_config": {}}), {})
+    assert cfg.listen_port == 9090
+
+
+def test_env_overrides_use_tyk_names(tmp_path: Path) -> None:
+    env = {"TYK_GW_LISTENPORT": "7000", "TYK_GW_SECRET": "s3", "TYK_GW_STORAGE_HOST": "redis.local",
+           "TYK_GW_HASHKEYS": "true", "TYK_GW_HTTPSERVEROPTIONS_XFFDEPTH": "2"}
+    cfg = config.load(write(tmp_path, {"listen_port": 1, "secret": "file"}), environ=env)
+    assert (cfg.listen_port, cfg.secret, cfg.storage.host, cfg.hash_keys) == (7000, "s3", "redis.local", True)
+    assert cfg.http_server_options.xff_depth == 2
+    assert config.env_name("storage.optimisation_max_active") == "TYK_GW_STORAGE_OPTIMISATIONMAXACTIVE"
+
+
+def test_omit_config_file(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, {"listen_port": 1}), environ={"TYK_GW_OMITCONFIGFILE": "true"})
+    assert cfg.listen_port == 8080
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "top level must be a JSON object"),
+        ({"listen_port": "8080"}, 'key "listen_port": expected an integer, got "8080"'),
+        ({"hash_keys": "yes"}, 'key "hash_keys": expected a boolean, got "yes"'),
+        ({"storage": {"port": True}}, 'key "storage.port": expected an integer, got true'),
+        ({"storage": "redis"}, 'key "storage": expected an object'),
+        ({"storage": {"type": "mongo"}}, 'key "storage.type": expected one of'),
+        ({"event_handlers": []}, 'key "event_handlers": expected an object'),
+    ],
+)
+def test_bad_files_name_the_file_and_key(tmp_path: Path, data: object, needle: str) -> None:
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as err:
+        config.load(path, environ={})
+    assert str(path) in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        config.load(tmp_path / "nope.conf", environ={})
+
+
+def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TYK_GW_LISTENPORT.*expected an integer"):
+        config.load(write(tmp_path, {}), environ={"TYK_GW_LISTENPORT": "eighty"})
