@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from gateway.handlers import registry as handlers
 from gateway.admin import build_admin
+from gateway.apidef import classic
 from gateway.apidef.loader import load_dir
 from gateway.apidef.model import APISpec
 from gateway.config import Config
@@ -23,10 +23,11 @@ from gateway.context import Services
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
+from gateway.handlers import registry as handlers
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.limiter import Limiter
 from gateway.log import get_logger
-from gateway.proxy import AiohttpUpstream, Receive, Send, Upstream
+from gateway.proxy import AiohttpUpstream, Receive, Scope, Send, Upstream
 from gateway.routing import APIRoute, RouteTable
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
@@ -40,8 +41,9 @@ WEBHOOK_TIMEOUT = 30.0
 
 
 class Gateway:
-    def __init__(self, config: Config, *, upstream: Upstream | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: Config, *, upstream: Upstream | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self._clock = clock
         self._upstream = upstream
@@ -61,20 +63,35 @@ class Gateway:
     async def start(self) -> None:
         cfg = self.config
         self.store: Store = open_store(cfg.storage)
-        self.sessions = SessionStore(self.store, hash_keys=cfg.hash_keys, hash_function=cfg.hash_key_function,
-                                     min_token_length=cfg.min_token_length or 3)
+        self.sessions = SessionStore(
+            self.store,
+            hash_keys=cfg.hash_keys,
+            hash_function=cfg.hash_key_function,
+            min_token_length=cfg.min_token_length or 3,
+        )
         self.bus = EventBus(cfg.events)
         if self._upstream is None:
             upstream = AiohttpUpstream()
             await upstream.start()
             self._upstream = upstream
         self._http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
-        self._deps = HandlerDeps(store=self.store, http=self._http, template_dir=cfg.template_path,
-                                 middleware_dir=cfg.middleware_path, config_dir=cfg.config_dir,
-                                 enable_key_logging=cfg.enable_key_logging)
-        self.services = Services(config=cfg, store=self.store, sessions=self.sessions,
-                                 limiter=Limiter(self.store.rate_limit_storage()), bus=self.bus,
-                                 upstream=self._upstream, clock=self._clock)
+        self._deps = HandlerDeps(
+            store=self.store,
+            http=self._http,
+            template_dir=cfg.template_path,
+            middleware_dir=cfg.middleware_path,
+            config_dir=cfg.config_dir,
+            enable_key_logging=cfg.enable_key_logging,
+        )
+        self.services = Services(
+            config=cfg,
+            store=self.store,
+            sessions=self.sessions,
+            limiter=Limiter(self.store.rate_limit_storage()),
+            bus=self.bus,
+            upstream=self._upstream,
+            clock=self._clock,
+        )
         self._errors = ErrorPages(cfg.template_path)
         self._admin = build_admin(self)
         await self.reload()
@@ -103,8 +120,13 @@ class Gateway:
             routes: dict[tuple[str, str], list[Handler]] = {}
             self._add_handlers(routes, "", "", self._gateway_handler_specs(), "tyk.conf")
             for spec in result.specs:
-                self._add_handlers(routes, spec.api_id, spec.org_id, spec.event_handlers,
-                                   f"api {spec.api_id!r} ({spec.source})")
+                self._add_handlers(
+                    routes,
+                    spec.api_id,
+                    spec.org_id,
+                    spec.event_handlers,
+                    f"api {spec.api_id!r} ({spec.source})",
+                )
             active = [s for s in result.specs if s.active]
             table = RouteTable(APIRoute(spec, self.services) for spec in active)
             self.bus.set_routes(routes)
@@ -113,13 +135,19 @@ class Gateway:
 
     def _gateway_handler_specs(self) -> Sequence[Any]:
         try:
-            return handlers.specs_from_classic(self.config.event_handlers, "tyk.conf event_handlers")
+            return classic.event_handlers(self.config.event_handlers, "tyk.conf")
         except ConfigError as exc:
             log.error("%s", exc)
             return []
 
-    def _add_handlers(self, routes: dict[tuple[str, str], list[Handler]], api_id: str, org_id: str,
-                      specs: Sequence[Any], owner: str) -> None:
+    def _add_handlers(
+        self,
+        routes: dict[tuple[str, str], list[Handler]],
+        api_id: str,
+        org_id: str,
+        specs: Sequence[Any],
+        owner: str,
+    ) -> None:
         built, errors = handlers.build(specs, HandlerScope(api_id, org_id), self._deps)
         for error in errors:
             log.error("%s: handler skipped: %s", owner, error)
@@ -136,7 +164,7 @@ class Gateway:
 
     # -- ASGI ------------------------------------------------------------------------------------
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
             if path.startswith("/tyk/") or path == self._hello:
@@ -158,11 +186,15 @@ class Gateway:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _render(self, scope: dict[str, Any], send: Send, reject: Reject) -> None:
+    async def _render(self, scope: Scope, send: Send, reject: Reject) -> None:
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
         body, media = self._errors.render(reject.message, wants_xml(content_type))
-        headers = [(b"content-type", media), (b"content-length", str(len(body)).encode()),
-                   *self._extra_error_headers, *reject.headers]
+        headers = [
+            (b"content-type", media),
+            (b"content-length", str(len(body)).encode()),
+            *self._extra_error_headers,
+            *reject.headers,
+        ]
         await send({"type": "http.response.start", "status": reject.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -183,8 +215,8 @@ class Gateway:
                 return
 
 
-def _host(scope: dict[str, Any]) -> str:
+def _host(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"host":
-            return value.decode("latin-1").rsplit(":", 1)[0]
+            return str(value.decode("latin-1")).rsplit(":", 1)[0]
     return ""

@@ -79,7 +79,6 @@ class Config:
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
 
 
-_PATH_KEYS = ("app_path", "template_path", "middleware_path")
 _CHOICES = {
     "storage.type": ("embedded", "redis"),
     "rate_limit_response_headers": ("quotas", "rate_limits"),
@@ -95,7 +94,9 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     except FileNotFoundError:
         raise ConfigError(str(file), "file not found") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(str(file), f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ConfigError(
+            str(file), f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except OSError as exc:
         raise ConfigError(str(file), f"cannot read: {exc.strerror}") from None
     if not isinstance(raw, dict):
@@ -115,7 +116,6 @@ def from_dict(
     """Build a Config from a dict (the same checks as a file); used by load() and by test helpers."""
     cfg: Config = _build(Config, raw, where, "", dict(environ or {}))
     base = Path(base_dir).resolve()
-    resolved = {k: str((base / getattr(cfg, k)).resolve()) for k in _PATH_KEYS}
     storage = dataclasses.replace(cfg.storage, path=str((base / cfg.storage.path).resolve()))
     for dotted, allowed in _CHOICES.items():
         obj: Any = cfg
@@ -123,7 +123,14 @@ def from_dict(
             obj = getattr(obj, part)
         if obj not in allowed:
             raise ConfigError(where, f'key "{dotted}": expected one of {list(allowed)}, got {obj!r}')
-    return dataclasses.replace(cfg, storage=storage, config_dir=str(base), **resolved)
+    return dataclasses.replace(
+        cfg,
+        app_path=str((base / cfg.app_path).resolve()),
+        template_path=str((base / cfg.template_path).resolve()),
+        middleware_path=str((base / cfg.middleware_path).resolve()),
+        storage=storage,
+        config_dir=str(base),
+    )
 
 
 def env_name(dotted: str) -> str:
@@ -139,7 +146,7 @@ def _build(cls: type[Any], raw: Mapping[str, Any], where: str, prefix: str, env:
             continue
         dotted = prefix + f.name
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             sub = raw.get(f.name, {})
             if not isinstance(sub, dict):
                 raise ConfigError(where, f'key "{dotted}": expected an object, got {_show(sub)}')

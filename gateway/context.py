@@ -13,7 +13,7 @@ import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
 from gateway.config import Config
@@ -24,7 +24,7 @@ from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 
 if TYPE_CHECKING:
-    from gateway.proxy import Receive, Upstream
+    from gateway.proxy import Receive, Scope, Upstream
 
 
 @dataclass(slots=True)
@@ -40,11 +40,18 @@ class Services:
 
 class RequestContext:
     __slots__ = (
-        "drop_headers", "key", "pending", "response_headers", "scope", "services", "session", "spec",
         "_headers",
+        "drop_headers",
+        "key",
+        "pending",
+        "response_headers",
+        "scope",
+        "services",
+        "session",
+        "spec",
     )
 
-    def __init__(self, spec: APISpec, scope: dict[str, Any], services: Services) -> None:
+    def __init__(self, spec: APISpec, scope: Scope, services: Services) -> None:
         self.spec = spec
         self.scope = scope
         self.services = services
@@ -113,7 +120,7 @@ class RequestContext:
         self.pending.clear()
 
 
-def encode_request(scope: dict[str, Any], body: bytes) -> bytes:
+def encode_request(scope: Scope, body: bytes) -> bytes:
     """Go's HTTP/1.1 client wire form of the request (Tyk's OriginatingRequest, before base64)."""
     target = scope.get("raw_path") or scope["path"].encode()
     if scope.get("query_string"):
@@ -125,7 +132,11 @@ def encode_request(scope: dict[str, Any], body: bytes) -> bytes:
     agent = (headers.pop(b"user-agent", None) or [b"Go-http-client/1.1"])[0]
     headers.pop(b"content-length", None)
     headers.pop(b"transfer-encoding", None)
-    lines = [scope["method"].encode() + b" " + target + b" HTTP/1.1", b"Host: " + host, b"User-Agent: " + agent]
+    lines = [
+        scope["method"].encode() + b" " + target + b" HTTP/1.1",
+        b"Host: " + host,
+        b"User-Agent: " + agent,
+    ]
     if body:
         lines.append(b"Content-Length: " + str(len(body)).encode())
     for name in sorted(headers, key=_canonical):

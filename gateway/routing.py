@@ -8,13 +8,12 @@ with the number of APIs. `APIRoute` runs one API's chain and proxy; it owns no s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from gateway import chain
 from gateway.apidef.model import APISpec
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
-from gateway.proxy import ProxyRequest, Receive, Send, target_url, upstream_headers
+from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 
 # Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
 _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", b"0"))
@@ -32,7 +31,7 @@ class APIRoute:
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> Reject | None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Reject | None:
         """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
         ctx = RequestContext(self.spec, scope, self.services)
         try:
@@ -45,13 +44,20 @@ class APIRoute:
         spec = self.spec
         client = scope.get("client")
         headers, has_body = upstream_headers(
-            scope["headers"], client[0] if client else "", preserve_host=spec.preserve_host_header,
+            scope["headers"],
+            client[0] if client else "",
+            preserve_host=spec.preserve_host_header,
             drop=ctx.drop_headers,
         )
         request = ProxyRequest(
             method=scope["method"],
-            url=target_url(spec.target_url, spec.listen_path, spec.strip_listen_path,
-                           scope.get("raw_path") or scope["path"].encode(), scope.get("query_string", b"")),
+            url=target_url(
+                spec.target_url,
+                spec.listen_path,
+                spec.strip_listen_path,
+                scope.get("raw_path") or scope["path"].encode(),
+                scope.get("query_string", b""),
+            ),
             headers=headers,
             has_body=has_body,
             timeout=self.services.config.proxy_default_timeout,

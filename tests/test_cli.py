@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def start(conf: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "gateway", "--conf", str(conf)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway", "--conf", str(conf)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 20.0) -> None:
@@ -49,8 +54,13 @@ def test_bad_config_exits_at_once_with_one_line(tmp_path: Path, content: str | N
     conf = tmp_path / "tyk.conf"
     if content is not None:
         conf.write_text(content)
-    done = subprocess.run([sys.executable, "-m", "gateway", "--conf", str(conf)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "--conf", str(conf)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(conf) in lines[0] and needle in lines[0]
@@ -59,8 +69,16 @@ def test_bad_config_exits_at_once_with_one_line(tmp_path: Path, content: str | N
 def test_serves_hello_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = unused_port()
     conf = tmp_path / "tyk.conf"
-    conf.write_text(json.dumps({"listen_address": "127.0.0.1", "listen_port": port, "app_path": "apps",
-                                "template_path": str(ROOT / "templates")}))
+    conf.write_text(
+        json.dumps(
+            {
+                "listen_address": "127.0.0.1",
+                "listen_port": port,
+                "app_path": "apps",
+                "template_path": str(ROOT / "templates"),
+            }
+        )
+    )
     (tmp_path / "apps").mkdir()
     proc = start(conf)
     try:
@@ -83,9 +101,18 @@ def test_demo_walkthrough_runs() -> None:
         with __import__("socket").socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 pytest.fail(f"port {port} is busy: the demo needs 8000, 8080 and 9000 free")
-    env = {**os.environ, "TYK_GW_STORAGE_PATH": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"demo-{os.getpid()}")}
-    done = subprocess.run([sys.executable, "-m", "gateway", "demo", "--run"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env=env)
+    env = {
+        **os.environ,
+        "TYK_GW_STORAGE_PATH": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"demo-{os.getpid()}"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "demo", "--run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "[200, 200, 429]" in done.stdout
     assert '"event": "RatelimitExceeded"' in done.stdout and "x-tyk" in done.stdout

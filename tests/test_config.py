@@ -41,8 +41,13 @@ def test_a_full_tyk_conf_with_unknown_keys_loads(tmp_path: Path) -> None:
 
 
 def test_env_overrides_use_tyk_names(tmp_path: Path) -> None:
-    env = {"TYK_GW_LISTENPORT": "7000", "TYK_GW_SECRET": "s3", "TYK_GW_STORAGE_HOST": "redis.local",
-           "TYK_GW_HASHKEYS": "true", "TYK_GW_HTTPSERVEROPTIONS_XFFDEPTH": "2"}
+    env = {
+        "TYK_GW_LISTENPORT": "7000",
+        "TYK_GW_SECRET": "s3",
+        "TYK_GW_STORAGE_HOST": "redis.local",
+        "TYK_GW_HASHKEYS": "true",
+        "TYK_GW_HTTPSERVEROPTIONS_XFFDEPTH": "2",
+    }
     cfg = config.load(write(tmp_path, {"listen_port": 1, "secret": "file"}), environ=env)
     assert (cfg.listen_port, cfg.secret, cfg.storage.host, cfg.hash_keys) == (7000, "s3", "redis.local", True)
     assert cfg.http_server_options.xff_depth == 2
@@ -81,5 +86,5 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="TYK_GW_LISTENPORT.*expected an integer"):
+    with pytest.raises(ConfigError, match=r"TYK_GW_LISTENPORT.*expected an integer"):
         config.load(write(tmp_path, {}), environ={"TYK_GW_LISTENPORT": "eighty"})

@@ -13,10 +13,20 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.store": ("gateway.store", "gateway.config"),
     "gateway.events.catalog": (),
     "gateway.events.bus": ("gateway.events.catalog", "gateway.handlers.base", "gateway.config"),
-    "gateway.handlers": ("gateway.handlers", "gateway.events.catalog", "gateway.templating", "gateway.store.base",
-                         "gateway.apidef.model"),
-    "gateway.chain": ("gateway.chain", "gateway.context", "gateway.events.catalog", "gateway.sessions",
-                      "gateway.apidef.model"),
+    "gateway.handlers": (
+        "gateway.handlers",
+        "gateway.events.catalog",
+        "gateway.templating",
+        "gateway.store.base",
+        "gateway.apidef.model",
+    ),
+    "gateway.chain": (
+        "gateway.chain",
+        "gateway.context",
+        "gateway.events.catalog",
+        "gateway.sessions",
+        "gateway.apidef.model",
+    ),
     "gateway.routing": ("gateway.chain", "gateway.context", "gateway.proxy", "gateway.apidef.model"),
     "gateway.proxy": (),
     "gateway.templating": ("gateway.gotemplate",),
@@ -52,8 +62,10 @@ def test_layering() -> None:
         found = imports(path)
         if any(t == "gateway.app" for t in found) and not name.startswith(APP_IMPORTERS):
             problems.append(f"{name} imports gateway.app")
-        rule = next((RULES[k] for k in sorted(RULES, key=len, reverse=True)
-                     if name == k or name.startswith(k + ".")), None)
+        rule = next(
+            (RULES[k] for k in sorted(RULES, key=len, reverse=True) if name == k or name.startswith(k + ".")),
+            None,
+        )
         if rule is None:
             continue
         # A module's own package and members are never a violation (from gateway.x import y).

@@ -20,20 +20,16 @@ from gateway.context import RequestContext
 class Middleware(Protocol):
     name: ClassVar[str]
 
-    async def on_request(self, ctx: RequestContext) -> None: ...
-
-
-class MiddlewareType(Protocol):
-    name: ClassVar[str]
+    def __init__(self, spec: APISpec) -> None: ...
 
     @staticmethod
     def enabled(spec: APISpec) -> bool: ...
 
-    def __call__(self, spec: APISpec) -> Middleware: ...
+    async def on_request(self, ctx: RequestContext) -> None: ...
 
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far.
-ORDER: tuple[MiddlewareType, ...] = (AuthToken, KeyExpiry, AccessRights, KeyRateLimit, APIRateLimit)
+ORDER: tuple[type[Middleware], ...] = (AuthToken, KeyExpiry, AccessRights, KeyRateLimit, APIRateLimit)
 
 
 def build(spec: APISpec) -> tuple[Middleware, ...]:

@@ -64,7 +64,10 @@ class AuthToken:
             # Without a session there is nothing to authorise against: this always fails closed.
             raise Reject(500, STORE_PROBLEM) from exc
         if session is None:
-            ctx.fire(Event.AuthFailure, AuthFailureMeta("Auth Failure", path=ctx.path, origin=ctx.origin, key=token))
+            ctx.fire(
+                Event.AuthFailure,
+                AuthFailureMeta("Auth Failure", path=ctx.path, origin=ctx.origin, key=token),
+            )
             raise Reject(403, ACCESS_DISALLOWED)
         ctx.session = session
         ctx.key = token

@@ -79,6 +79,8 @@ class APIRateLimit:
 
     async def on_request(self, ctx: RequestContext) -> None:
         if not await _limit(ctx, self.ident, self.rate, self.per):
-            meta = RatelimitExceededMeta(API_RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=self.key)
+            meta = RatelimitExceededMeta(
+                API_RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=self.key
+            )
             ctx.fire(Event.RatelimitExceeded, meta)
             raise Reject(429, API_RATE_LIMIT_EXCEEDED, tuple(ctx.response_headers))

@@ -65,15 +65,19 @@ class EventBus:
             if self._drop_log.allow():
                 log.warning(
                     "event queue %s: dropped %s for api %r (%d dropped so far)",
-                    "full" if self._accepting else "stopped", msg.type, msg.api_id, self.stats.dropped,
+                    "full" if self._accepting else "stopped",
+                    msg.type,
+                    msg.api_id,
+                    self.stats.dropped,
                 )
         self.stats.fired += queued
         return queued
 
     async def start(self) -> None:
         self._accepting = True
-        self._workers = [asyncio.create_task(self._work(), name=f"event-worker-{i}")
-                         for i in range(self._config.workers)]
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"event-worker-{i}") for i in range(self._config.workers)
+        ]
 
     async def stop(self, deadline: float | None = None) -> None:
         """Stop accepting, deliver what is queued until `deadline` seconds pass, then cancel workers."""
@@ -109,7 +113,12 @@ class EventBus:
                 raise
             except Exception as exc:  # a handler must never take a worker down
                 self.stats.failed += 1
-                log.warning("handler %s for api %r failed on %s: %s", handler.kind, msg.api_id, msg.type,
-                            exc if str(exc) else type(exc).__name__)
+                log.warning(
+                    "handler %s for api %r failed on %s: %s",
+                    handler.kind,
+                    msg.api_id,
+                    msg.type,
+                    exc if str(exc) else type(exc).__name__,
+                )
             finally:
                 self._queue.task_done()

@@ -44,6 +44,8 @@ class Event(StrEnum):
 # Events Tyk routes only to gateway-level (tyk.conf) handlers; every other event is per API.
 SYSTEM_EVENTS = frozenset({Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted})
 
+EPOCH = datetime.fromtimestamp(0, UTC)
+
 _ACRONYMS = {"id": "ID", "api": "API", "url": "URL"}
 
 
@@ -159,7 +161,7 @@ class UpstreamOAuthMeta(EventMeta):
 class CertExpiringMeta(EventMeta):
     cert_id: str = ""
     cert_name: str = ""
-    expires_at: datetime = datetime.fromtimestamp(0, UTC)
+    expires_at: datetime = EPOCH
     days_remaining: int = 0
     api_id: str = ""
     cert_role: str = ""
@@ -170,7 +172,7 @@ class CertExpiringMeta(EventMeta):
 class CertExpiredMeta(EventMeta):
     cert_id: str = ""
     cert_name: str = ""
-    expired_at: datetime = datetime.fromtimestamp(0, UTC)
+    expired_at: datetime = EPOCH
     days_since_expiry: int = 0
     api_id: str = ""
     cert_role: str = ""
@@ -241,11 +243,21 @@ class EventMessage:
         """What a template sees; `EventType`/`EventMetaData` are the v1.9 names, accepted as aliases."""
         meta = self.meta.go_fields()
         stamp = go_timestamp(self.timestamp)
-        return {"Type": str(self.type), "Meta": meta, "TimeStamp": stamp,
-                "EventType": str(self.type), "EventMetaData": meta}
+        return {
+            "Type": str(self.type),
+            "Meta": meta,
+            "TimeStamp": stamp,
+            "EventType": str(self.type),
+            "EventMetaData": meta,
+        }
 
     def json_envelope(self) -> dict[str, Any]:
         """What JS and Python handlers receive: Tyk's untagged envelope (plus the v1.9 aliases)."""
         meta = self.meta.json_fields()
-        return {"Type": str(self.type), "Meta": meta, "TimeStamp": go_timestamp(self.timestamp),
-                "EventType": str(self.type), "EventMetaData": meta}
+        return {
+            "Type": str(self.type),
+            "Meta": meta,
+            "TimeStamp": go_timestamp(self.timestamp),
+            "EventType": str(self.type),
+            "EventMetaData": meta,
+        }

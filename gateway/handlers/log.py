@@ -37,5 +37,6 @@ class LogHandler:
         if "Key" in fields or "Path" in fields:
             key = str(fields.get("Key", ""))
             shown = key if self.key_logging or not key else redact_key(key)
-            extra = f" api={msg.api_id} key={shown} origin={fields.get('Origin', '')} path={fields.get('Path', '')}"
+            origin, path = fields.get("Origin", ""), fields.get("Path", "")
+            extra = f" api={msg.api_id} key={shown} origin={origin} path={path}"
         log.warning("%s:%s%s", self.prefix, msg.type, extra)

@@ -29,8 +29,18 @@ METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
 class WebhookHandler:
     kind = "eh_web_hook_handler"
 
-    def __init__(self, *, name: str, method: str, url: str, template: Template,
-                 headers: dict[str, str], cooldown: int, scope: HandlerScope, deps: HandlerDeps) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        method: str,
+        url: str,
+        template: Template,
+        headers: dict[str, str],
+        cooldown: int,
+        scope: HandlerScope,
+        deps: HandlerDeps,
+    ) -> None:
         self.name = name
         self.method = method
         self.url = url
@@ -52,7 +62,11 @@ class WebhookHandler:
         # Tyk sends GET when no method is given.
         method = method.upper() or "GET"
         url = meta.get("target_path")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        if (
+            not isinstance(url, str)
+            or urlsplit(url).scheme not in ("http", "https")
+            or not urlsplit(url).netloc
+        ):
             raise ConfigError(where, f'"target_path": expected an absolute http(s) URL, got {url!r}')
         header_map = meta.get("header_map") or {}
         if not isinstance(header_map, dict) or not all(
@@ -70,13 +84,23 @@ class WebhookHandler:
             headers["Content-Type"] = "application/json"
         headers.update(header_map)  # header_map wins, as in Tyk
         name = meta.get("name") or meta.get("id") or url
-        return cls(name=str(name), method=method, url=url, template=template, headers=headers,
-                   cooldown=cooldown, scope=scope, deps=deps)
+        return cls(
+            name=str(name),
+            method=method,
+            url=url,
+            template=template,
+            headers=headers,
+            cooldown=cooldown,
+            scope=scope,
+            deps=deps,
+        )
 
     def checksum(self, body: bytes) -> str:
         """MD5 of the Go wire form of method, URL and body (header_map does not take part, as in Tyk)."""
-        wire = (f"{self.method} {self._request_target} HTTP/1.1\r\nHost: {self._host}\r\n"
-                f"User-Agent: Go-http-client/1.1\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        wire = (
+            f"{self.method} {self._request_target} HTTP/1.1\r\nHost: {self._host}\r\n"
+            f"User-Agent: Go-http-client/1.1\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
         return hashlib.md5(wire, usedforsecurity=False).hexdigest()
 
     async def handle(self, msg: EventMessage) -> None:

@@ -62,8 +62,13 @@ class WebhookRecorder:
         self._changed.set()
         if self._on_delivery is not None:
             self._on_delivery(delivery)
-        await send({"type": "http.response.start", "status": self.status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": b'{"ok":true}'})
 
     async def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[Delivery]:
@@ -74,8 +79,10 @@ class WebhookRecorder:
             self._changed.clear()
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"expected {count} webhook deliveries within {timeout}s, got "
-                                   f"{len(self.deliveries)}: {[d.body[:200] for d in self.deliveries]}")
+                raise TimeoutError(
+                    f"expected {count} webhook deliveries within {timeout}s, got "
+                    f"{len(self.deliveries)}: {[d.body[:200] for d in self.deliveries]}"
+                )
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)
             except TimeoutError:

@@ -45,7 +45,11 @@ def seed_classic(upstream: str, hook: str, cooldown: int = 1) -> dict[str, Any]:
         "org_id": "",
         "use_keyless": True,
         "active": True,
-        "proxy": {"listen_path": "/example-local-webhook/", "target_url": upstream, "strip_listen_path": True},
+        "proxy": {
+            "listen_path": "/example-local-webhook/",
+            "target_url": upstream,
+            "strip_listen_path": True,
+        },
         "global_rate_limit": {"rate": 2, "per": 10},
         "event_handlers": {
             "events": {

@@ -16,8 +16,12 @@ from tests.e2e.conftest import seed_classic
 
 
 def keyless(api_id: str, listen: str, upstream: str) -> dict[str, object]:
-    return {"api_id": api_id, "name": api_id, "use_keyless": True,
-            "proxy": {"listen_path": listen, "target_url": upstream, "strip_listen_path": True}}
+    return {
+        "api_id": api_id,
+        "name": api_id,
+        "use_keyless": True,
+        "proxy": {"listen_path": listen, "target_url": upstream, "strip_listen_path": True},
+    }
 
 
 async def test_a_broken_definition_is_skipped_and_the_rest_serves(
@@ -25,10 +29,20 @@ async def test_a_broken_definition_is_skipped_and_the_rest_serves(
 ) -> None:
     (tmp_path / "apps").mkdir()
     (tmp_path / "apps" / "broken.json").write_text('{"api_id": "b", "proxy": ')
-    (tmp_path / "apps" / "relative.json").write_text(json.dumps(
-        {"api_id": "r", "use_keyless": True, "proxy": {"listen_path": "/r/", "target_url": "not-a-url"}}))
-    (tmp_path / "apps" / "jwt.json").write_text(json.dumps(
-        {"api_id": "j", "enable_jwt": True, "proxy": {"listen_path": "/j/", "target_url": "http://127.0.0.1:1"}}))
+    (tmp_path / "apps" / "relative.json").write_text(
+        json.dumps(
+            {"api_id": "r", "use_keyless": True, "proxy": {"listen_path": "/r/", "target_url": "not-a-url"}}
+        )
+    )
+    (tmp_path / "apps" / "jwt.json").write_text(
+        json.dumps(
+            {
+                "api_id": "j",
+                "enable_jwt": True,
+                "proxy": {"listen_path": "/j/", "target_url": "http://127.0.0.1:1"},
+            }
+        )
+    )
     caplog.set_level(logging.INFO)
     async with await serve(echo_app) as upstream:
         async with run_gateway(tmp_path, apis=[keyless("good", "/good/", upstream.url)]) as gw:
@@ -50,10 +64,14 @@ async def test_a_bad_handler_is_reported_at_load_and_the_api_serves(
         events = api["event_handlers"]["events"]  # type: ignore[index]
         events["RatelimitExceeded"] += [
             {"handler_name": "eh_web_hook_handler", "handler_meta": {"method": "POST"}},
-            {"handler_name": "eh_web_hook_handler",
-             "handler_meta": {"method": "FETCH", "target_path": hook.url}},
-            {"handler_name": "eh_web_hook_handler",
-             "handler_meta": {"target_path": hook.url, "template_path": "missing/nowhere.json"}},
+            {
+                "handler_name": "eh_web_hook_handler",
+                "handler_meta": {"method": "FETCH", "target_path": hook.url},
+            },
+            {
+                "handler_name": "eh_web_hook_handler",
+                "handler_meta": {"target_path": hook.url, "template_path": "missing/nowhere.json"},
+            },
         ]
         async with run_gateway(tmp_path, apis=[api]) as gw:
             codes = [(await gw.client.get("/example-local-webhook/")).status_code for _ in range(3)]
@@ -81,7 +99,9 @@ async def test_a_stalled_webhook_target_never_delays_requests(tmp_path: Path) ->
             await asyncio.wait_for(gw.idle(), 10)
 
 
-async def test_the_tyk_corpus_loads_or_skips_every_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_tyk_corpus_loads_or_skips_every_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     apps = tmp_path / "apps"
     shutil.copytree(corpus() / "apps", apps)
     for path in (corpus() / "oas").glob("*.json"):

@@ -36,35 +36,53 @@ async def wait_ready(client: httpx.AsyncClient, url: str, proc: subprocess.Popen
     raise AssertionError(f"{url} never became ready")
 
 
-async def test_two_gateways_share_limit_and_cooldown(tmp_path: Path, redis_server: Any, redis_flush: Any) -> None:
+async def test_two_gateways_share_limit_and_cooldown(
+    tmp_path: Path, redis_server: Any, redis_flush: Any
+) -> None:
     recorder = WebhookRecorder()
     async with await serve(echo_app) as upstream, await serve(recorder) as hook:
         apps = tmp_path / "apps"
         apps.mkdir()
-        (apps / "seed.json").write_text(json.dumps(seed_classic(upstream.url, hook.url + "/hook", cooldown=30)))
+        (apps / "seed.json").write_text(
+            json.dumps(seed_classic(upstream.url, hook.url + "/hook", cooldown=30))
+        )
         procs, urls = [], []
         for n in range(2):
             port = unused_port()
             conf = tmp_path / f"gw{n}.conf"
-            conf.write_text(json.dumps({
-                "listen_address": "127.0.0.1", "listen_port": port, "app_path": "apps",
-                "template_path": str(ROOT / "templates"),
-                "storage": {"type": "redis", "host": redis_server.host, "port": redis_server.port},
-            }))
-            procs.append(subprocess.Popen([sys.executable, "-m", "gateway", "--conf", str(conf)], cwd=ROOT,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            conf.write_text(
+                json.dumps(
+                    {
+                        "listen_address": "127.0.0.1",
+                        "listen_port": port,
+                        "app_path": "apps",
+                        "template_path": str(ROOT / "templates"),
+                        "storage": {"type": "redis", "host": redis_server.host, "port": redis_server.port},
+                    }
+                )
+            )
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "--conf", str(conf)],
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         try:
             async with httpx.AsyncClient() as client:
                 for url, proc in zip(urls, procs, strict=True):
                     await wait_ready(client, url + "/hello", proc)
-                codes = [(await client.get(urls[i % 2] + "/example-local-webhook/get")).status_code
-                         for i in range(6)]
+                codes = [
+                    (await client.get(urls[i % 2] + "/example-local-webhook/get")).status_code
+                    for i in range(6)
+                ]
                 await recorder.wait_for(1)
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
-            # SIGTERM drains each gateway's queue before exit, so every webhook that will ever be sent is sent.
+            # SIGTERM drains each gateway's queue before exit: every webhook that will be sent is sent.
             exits = [proc.wait(timeout=30) for proc in procs]
     assert sorted(codes) == [200, 200, 429, 429, 429, 429]
     assert exits == [0, 0]

@@ -19,15 +19,32 @@ from gateway.events.catalog import (
 )
 
 SEED_EVENTS = {
-    "RatelimitExceeded", "OrgRateLimitExceeded", "RateLimitSmoothingUp", "RateLimitSmoothingDown",
-    "QuotaExceeded", "OrgQuotaExceeded", "AuthFailure", "KeyExpired", "UpstreamOAuthError", "VersionFailure",
-    "BreakerTripped", "BreakerReset", "BreakerTriggered", "HostDown", "HostUp", "TokenCreated", "TokenUpdated",
-    "TokenDeleted", "CertificateExpiringSoon", "CertificateExpired", "TriggerExceeded",
+    "RatelimitExceeded",
+    "OrgRateLimitExceeded",
+    "RateLimitSmoothingUp",
+    "RateLimitSmoothingDown",
+    "QuotaExceeded",
+    "OrgQuotaExceeded",
+    "AuthFailure",
+    "KeyExpired",
+    "UpstreamOAuthError",
+    "VersionFailure",
+    "BreakerTripped",
+    "BreakerReset",
+    "BreakerTriggered",
+    "HostDown",
+    "HostUp",
+    "TokenCreated",
+    "TokenUpdated",
+    "TokenDeleted",
+    "CertificateExpiringSoon",
+    "CertificateExpired",
+    "TriggerExceeded",
 }
 
 
 def test_every_seed_event_is_in_the_catalogue_with_a_meta() -> None:
-    assert SEED_EVENTS <= {e.value for e in Event}
+    assert {e.value for e in Event} >= SEED_EVENTS
     assert set(META_TYPES) == set(Event)
     for event, meta_type in META_TYPES.items():
         meta = meta_type("m")

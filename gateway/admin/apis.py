@@ -1,0 +1,176 @@
+"""`/tyk/apis` and `/tyk/apis/oas`: read the loaded definitions, write and delete files in app_path.
+
+A body is validated with the same parser the loader uses, and only a valid definition is written,
+atomically (temp file + rename), so a reload never sees half a file. As in Tyk, a written API is
+served after the next reload, not at once. Ids become file names, so path separators are refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin.common import TykJSON, error, modified, read_object
+from gateway.admin.deps import AdminGateway
+from gateway.apidef.loader import parse
+from gateway.apidef.model import APISpec
+from gateway.errors import ConfigError
+from gateway.log import get_logger
+
+log = get_logger("admin")
+
+NOT_FOUND = "API not found"
+CLASSIC_EXPECTED = (
+    "this API endpoint only supports Tyk Classic APIs; please use the appropriate Tyk OAS API endpoint"
+)
+NOT_MIGRATED = "the supplied API definition is in OAS format, please use the Tyk classic format for this API"
+OAS_GET_FOR_CLASSIC = "the requested API definition is in Tyk classic format, please use old api endpoint"
+NO_EXTENSION = "the payload should contain x-tyk-api-gateway"
+ID_MISMATCH = "Request APIID does not match that in Definition! For Update operations these must match."
+EXT = "x-tyk-api-gateway"
+
+
+def bad_id(api_id: str) -> str:
+    """Why `api_id` cannot name a file in app_path, or "" when it can."""
+    if not api_id or api_id in (".", "..") or any(c in api_id for c in "/\\\x00"):
+        return f"invalid API id {json.dumps(api_id)}: it must be a file name, without path separators"
+    if len(api_id) > 200:
+        return "invalid API id: longer than 200 characters"
+    return ""
+
+
+def body_id(raw: dict[str, Any], oas: bool) -> Any:
+    if not oas:
+        return raw.get("api_id")
+    info = raw.get(EXT, {}).get("info") if isinstance(raw.get(EXT), dict) else None
+    return info.get("id") if isinstance(info, dict) else None
+
+
+def write_atomically(path: str, raw: dict[str, Any]) -> None:
+    folder = os.path.dirname(path)
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # not *.json: never loaded
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(raw, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def routes(gw: AdminGateway) -> list[Route]:
+    def loaded(api_id: str) -> APISpec | None:
+        return next((s for s in gw.specs() if s.api_id == api_id), None)
+
+    def file_for(api_id: str) -> str:
+        """The loaded file when it sits in app_path (its name may not be `<id>.json`), else `<id>.json`."""
+        app_path = os.path.abspath(gw.config.app_path)
+        spec = loaded(api_id)
+        if spec is not None and spec.source and os.path.dirname(os.path.abspath(spec.source)) == app_path:
+            return os.path.abspath(spec.source)
+        return os.path.join(app_path, api_id + ".json")
+
+    async def save(request: Request, oas: bool, api_id: str | None) -> Response:
+        """POST (api_id None) or PUT: validate the whole body, then write it; nothing is written on error."""
+        raw = await read_object(request)
+        if oas and not isinstance(raw.get(EXT), dict):
+            return error(400, NO_EXTENSION)
+        if api_id is None and not body_id(raw, oas):
+            raw = _with_new_id(raw, oas)  # Tyk gives a posted definition without an id a fresh one
+        given = body_id(raw, oas)
+        if api_id is not None and given != api_id:
+            return error(400, ID_MISMATCH)
+        if isinstance(given, str) and bad_id(given):
+            return error(400, bad_id(given))
+        try:
+            spec = parse(raw, "request body")
+        except ConfigError as exc:
+            return error(400, exc.reason)
+        if bad_id(spec.api_id):  # an id the parser derived is a file name too
+            return error(400, bad_id(spec.api_id))
+        if spec.format != ("oas" if oas else "classic"):
+            return error(400, NO_EXTENSION if oas else CLASSIC_EXPECTED)
+        clash = next(
+            (
+                s
+                for s in gw.specs()
+                if s.api_id != spec.api_id
+                and (s.domain.lower(), s.listen_path) == (spec.domain.lower(), spec.listen_path)
+            ),
+            None,
+        )
+        if clash is not None:
+            return error(400, f"listen path {spec.listen_path!r} is already used by API {clash.api_id!r}")
+        path = file_for(spec.api_id)
+        try:
+            await asyncio.to_thread(write_atomically, path, raw)
+        except OSError as exc:
+            log.error("cannot write %s: %s", path, exc)
+            return error(500, "file object creation failed, write error")
+        log.info("API %r written to %s", spec.api_id, path)
+        return modified(spec.api_id, "added" if api_id is None else "modified")
+
+    async def collection(request: Request) -> Response:
+        oas = request.url.path.rstrip("/").endswith("/oas")
+        if request.method == "POST":
+            return await save(request, oas, None)
+        return TykJSON([dict(s.raw) for s in gw.specs() if s.format == ("oas" if oas else "classic")])
+
+    async def one(request: Request) -> Response:
+        api_id: str = request.path_params["api_id"]
+        oas = request.url.path.startswith("/tyk/apis/oas/")
+        if bad_id(api_id):
+            return error(400, bad_id(api_id))
+        spec = loaded(api_id)
+        if spec is None:
+            return error(404, NOT_FOUND)
+        if request.method == "GET":
+            if oas and spec.format != "oas":
+                return error(400, OAS_GET_FOR_CLASSIC)
+            return TykJSON(dict(spec.raw))
+        if request.method == "PUT":
+            if oas != (spec.format == "oas"):
+                return error(400, NOT_MIGRATED if oas else CLASSIC_EXPECTED)
+            return await save(request, oas, api_id)
+        return await delete(spec)
+
+    async def delete(spec: APISpec) -> Response:
+        path = file_for(spec.api_id)
+        try:
+            await asyncio.to_thread(os.remove, path)
+        except OSError as exc:
+            log.warning("cannot delete API %r (%s): %s", spec.api_id, path, exc)
+            return error(500, "Delete failed")
+        log.info("API %r deleted (%s)", spec.api_id, path)
+        return modified(spec.api_id, "deleted")
+
+    methods = ["GET", "PUT", "DELETE"]
+    return [
+        Route("/tyk/apis", collection, methods=["GET", "POST"]),
+        Route("/tyk/apis/", collection, methods=["GET", "POST"]),
+        Route("/tyk/apis/oas", collection, methods=["GET", "POST"]),
+        Route("/tyk/apis/oas/", collection, methods=["GET", "POST"]),
+        Route("/tyk/apis/oas/{api_id:path}", one, methods=methods),
+        Route("/tyk/apis/{api_id:path}", one, methods=methods),
+    ]
+
+
+def _with_new_id(raw: dict[str, Any], oas: bool) -> dict[str, Any]:
+    fresh = uuid.uuid4().hex
+    if not oas:
+        return {**raw, "api_id": fresh}
+    ext = dict(raw[EXT])
+    info = ext.get("info")
+    ext["info"] = {**info, "id": fresh} if isinstance(info, dict) else info
+    return {**raw, EXT: ext}

@@ -1,0 +1,39 @@
+"""What the Gateway REST API needs from the running gateway, as a Protocol the composition root meets.
+
+Kept to the minimum the endpoints use, so the admin package can be built on a test gateway. It must
+not grow into a handle on everything: the request path's services are none of the admin API's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.apidef.model import APISpec
+from gateway.config import Config
+from gateway.events.catalog import Event, EventMeta
+from gateway.sessions import SessionStore
+from gateway.store.base import Store
+
+
+class AdminGateway(Protocol):
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def fire_system(self, event: Event, meta: EventMeta) -> None:
+        """Fire a gateway-level event (TokenCreated, ...); never blocks on delivery."""
+        ...
+
+    async def reload(self) -> None:
+        """Load app_path again and swap in the new routing table."""
+        ...
+
+    def specs(self) -> Sequence[APISpec]:
+        """The API definitions currently loaded (served or inactive)."""
+        ...

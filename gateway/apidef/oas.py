@@ -1,0 +1,222 @@
+"""Tyk OAS definitions (an OpenAPI document with `x-tyk-api-gateway`) into an APISpec, event handlers
+translated to Tyk Classic names and meta (TYK-REFERENCE 3.2).
+
+Pure: dict in, APISpec out, no I/O. An auth method (or access restriction) this gateway lacks raises
+ConfigError so the API is skipped, never served open; other missing features land in `spec.ignored`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from gateway.apidef import features
+from gateway.apidef.common import Reader, show
+from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
+
+X = "$.x-tyk-api-gateway"
+KINDS = {"webhook": "eh_web_hook_handler", "log": "eh_log_handler", "custom": "eh_dynamic_handler"}
+UNSUPPORTED_MODES = (
+    ("hmac", "HMAC request signing"),
+    ("oidc", "OpenID Connect"),
+    ("custom", "custom plugin auth"),
+)
+SCHEME_NAMES = {
+    "apiKey": "apiKey",
+    "oauth2": "OAuth 2.0",
+    "openIdConnect": "OpenID Connect",
+    "mutualTLS": "mutual TLS",
+}
+
+
+def parse(raw: Any, where: str) -> APISpec:
+    """One OAS definition; ConfigError (naming `where`, the JSON path and the value) if invalid."""
+    r = Reader(where)
+    doc = r.root(raw)
+    ext = r.obj(doc, "x-tyk-api-gateway", "$")
+    info, server, upstream = (r.obj(ext, key, X) for key in ("info", "server", "upstream"))
+    listen = r.obj(server, "listenPath", f"{X}.server")
+    listen_path = r.listen_path(listen.get("value"), f"{X}.server.listenPath.value")
+    name = r.text(info, "name", f"{X}.info") or r.text(r.obj(doc, "info", "$"), "title", "$.info")
+    custom_domain = r.obj(server, "customDomain", f"{X}.server")
+    domain = r.text(custom_domain, "name", f"{X}.server.customDomain")
+    state = r.obj(info, "state", f"{X}.info")
+    return APISpec(
+        api_id=r.text(info, "id", f"{X}.info") or derived_id(name, listen_path),
+        name=name,
+        org_id=r.text(info, "orgId", f"{X}.info"),
+        listen_path=listen_path,
+        target_url=r.target_url(upstream.get("url"), f"{X}.upstream.url"),
+        strip_listen_path=r.flag(listen, "strip", f"{X}.server.listenPath"),
+        domain=domain.strip() if r.flag(custom_domain, "enabled", f"{X}.server.customDomain") else "",
+        active=r.flag(state, "active", f"{X}.info.state", default=True),
+        auth=_auth(r, doc, server),
+        rate_limit=_rate_limit(r, ext, upstream),
+        event_handlers=_handlers(r, server),
+        preserve_host_header=r.flag(
+            r.obj(upstream, "preserveHostHeader", f"{X}.upstream"),
+            "enabled",
+            f"{X}.upstream.preserveHostHeader",
+        ),
+        source=where,
+        format="oas",
+        ignored=features.oas(r, ext, info, server, upstream),
+        raw=doc,
+    )
+
+
+def derived_id(name: str, listen_path: str) -> str:
+    """An id for a definition without `info.id`: stable across reloads and machines (Tyk would draw a
+    random one), so keys' access rights keep pointing at the same API."""
+    return "oas-" + hashlib.sha256(f"{name}\n{listen_path}".encode()).hexdigest()[:16]
+
+
+def _auth(r: Reader, doc: dict[str, Any], server: dict[str, Any]) -> AuthTokenSpec | None:
+    path = f"{X}.server.authentication"
+    auth = r.obj(server, "authentication", f"{X}.server")
+    # Checked even when authentication is off: such a file contradicts itself, and guessing "open" is unsafe.
+    for key, what in UNSUPPORTED_MODES:
+        if r.flag(r.obj(auth, key, path), "enabled", f"{path}.{key}"):
+            raise r.unsupported(f"{path}.{key}.enabled", what)
+    if r.flag(
+        r.obj(server, "clientCertificates", f"{X}.server"), "enabled", f"{X}.server.clientCertificates"
+    ):
+        raise r.unsupported(f"{X}.server.clientCertificates.enabled", "mutual TLS")
+    declared = r.obj(r.obj(doc, "components", "$"), "securitySchemes", "$.components")
+    token: tuple[str, dict[str, Any], dict[str, Any]] | None = None
+    for name, scheme in r.obj(auth, "securitySchemes", path).items():
+        at = f"{path}.securitySchemes.{name}"
+        if not isinstance(scheme, dict):
+            raise r.fail(at, f"expected an object, got {show(scheme)}")
+        if not r.flag(scheme, "enabled", at):
+            continue
+        component = declared.get(name)
+        if not isinstance(component, dict):
+            raise r.fail(at, f"enabled, but $.components.securitySchemes.{name} does not declare it")
+        kind = _scheme_kind(component)
+        if kind != "apiKey":
+            raise r.unsupported(f"{at}.enabled", kind)
+        if token is not None:
+            raise r.fail(at, f"only one apiKey scheme may be enabled, and {token[0]!r} already is")
+        token = (name, scheme, component)
+    if not r.flag(auth, "enabled", path):
+        return None
+    strip = r.flag(auth, "stripAuthorizationData", path)
+    if token is None:  # Tyk falls back to its auth token with default settings
+        return AuthTokenSpec(strip_auth_data=strip)
+    return _token(r, path, strip, *token)
+
+
+def _scheme_kind(component: dict[str, Any]) -> str:
+    kind, scheme = component.get("type"), str(component.get("scheme", "")).lower()
+    if kind == "http" and scheme == "basic":
+        return "basic auth"
+    if kind == "http" and scheme == "bearer" and component.get("bearerFormat") == "JWT":
+        return "JWT auth"
+    name = SCHEME_NAMES.get(kind) if isinstance(kind, str) else None
+    return name or f"security scheme type {show(kind)}"
+
+
+def _token(
+    r: Reader, path: str, strip: bool, name: str, scheme: dict[str, Any], component: dict[str, Any]
+) -> AuthTokenSpec:
+    at = f"{path}.securitySchemes.{name}"
+    use, names = {}, {}
+    for source in ("header", "query", "cookie"):
+        block = r.obj(scheme, source, at)
+        use[source] = r.flag(block, "enabled", f"{at}.{source}")
+        names[source] = r.text(block, "name", f"{at}.{source}")
+    # As in Tyk, the OpenAPI declaration (`in`, `name`) switches its own source on and names it.
+    cpath = f"$.components.securitySchemes.{name}"
+    where = r.text(component, "in", cpath)
+    if where not in use:
+        raise r.fail(
+            f"{cpath}.in", f'expected "header", "query" or "cookie", got {show(component.get("in"))}'
+        )
+    use[where] = True
+    names[where] = r.text(component, "name", cpath) or names[where]
+    header = names["header"] or "Authorization"
+    return AuthTokenSpec(
+        header_name=header,
+        use_header=use["header"],
+        use_param=use["query"],
+        param_name=names["query"] or header,
+        use_cookie=use["cookie"],
+        cookie_name=names["cookie"] or header,
+        strip_auth_data=strip,
+    )
+
+
+def _rate_limit(r: Reader, ext: dict[str, Any], upstream: dict[str, Any]) -> RateSpec | None:
+    path = f"{X}.upstream.rateLimit"
+    limit = r.obj(upstream, "rateLimit", f"{X}.upstream")
+    rate = limit.get("rate", 0)
+    if rate is not None and (not isinstance(rate, int) or isinstance(rate, bool)):
+        raise r.fail(f"{path}.rate", f"expected an integer, got {show(rate)}")
+    per = r.duration(limit, "per", path)
+    skip = r.obj(r.obj(ext, "middleware", X), "global", f"{X}.middleware").get("skipRateLimit") is True
+    if not r.flag(limit, "enabled", path) or skip:
+        return None
+    return r.rate(float(rate or 0), per, path, limit.get("per"))
+
+
+def _handlers(r: Reader, server: dict[str, Any]) -> tuple[HandlerSpec, ...]:
+    path = f"{X}.server.eventHandlers"
+    entries = server.get("eventHandlers")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise r.fail(path, f"expected a list of event handlers, got {show(entries)}")
+    out: list[HandlerSpec] = []
+    for i, entry in enumerate(entries):
+        at = f"{path}[{i}]"
+        if not isinstance(entry, dict):
+            raise r.fail(at, f"expected an event handler object, got {show(entry)}")
+        trigger = r.text(entry, "trigger", at)
+        if not trigger:
+            raise r.fail(
+                f"{at}.trigger",
+                f'required: an event name such as "RatelimitExceeded", got {show(entry.get("trigger"))}',
+            )
+        kind = r.text(entry, "type", at)
+        out.append(
+            HandlerSpec(
+                event=trigger,
+                kind=KINDS.get(kind, kind),
+                meta=_meta(r, entry, kind, at),
+                where=f"{r.where} {at}",
+            )
+        )
+    return tuple(out)
+
+
+def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any]:
+    disabled = not r.flag(entry, "enabled", at)
+    if kind == "webhook":
+        headers: dict[str, str] = {}
+        for i, pair in enumerate(r.items(entry, "headers", at)):
+            if not isinstance(pair, dict) or not all(isinstance(pair.get(k), str) for k in ("name", "value")):
+                raise r.fail(
+                    f"{at}.headers[{i}]", f'expected {{"name": ..., "value": ...}}, got {show(pair)}'
+                )
+            headers[pair["name"]] = pair["value"]
+        return {
+            "disabled": disabled,
+            "id": r.text(entry, "id", at),
+            "name": r.text(entry, "name", at),
+            "method": r.text(entry, "method", at),
+            "target_path": r.text(entry, "url", at),
+            "template_path": r.text(entry, "bodyTemplate", at),
+            "header_map": headers,
+            "event_timeout": math.floor(r.duration(entry, "cooldownPeriod", at)),
+        }
+    if kind == "log":
+        return {"disabled": disabled, "prefix": r.text(entry, "logPrefix", at)}
+    if kind == "custom":
+        return {
+            "disabled": disabled,
+            "name": r.text(entry, "functionName", at),
+            "path": r.text(entry, "path", at),
+        }
+    return dict(entry)  # an unknown type: the handler layer names it when it builds the API's handlers

@@ -1,0 +1,121 @@
+"""The Redis store: any number of gateways share keys, counters, cooldowns and rate limits.
+
+It owns one connection pool (hiredis parser, shared with the `limits` rate-limit storage) and turns
+every redis-py exception into a StoreError naming the server. It keeps no state of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from limits.aio.storage import RedisStorage
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from gateway.config import StorageConfig
+from gateway.errors import StoreError
+
+# INCR plus a TTL set only on creation, atomically: one script, run by EVALSHA (EVAL once if unknown).
+INCR_EXPIRE = files("gateway.store").joinpath("lua/incr_expire.lua").read_text(encoding="utf-8")
+# SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
+_GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
+DEFAULT_TIMEOUT = 5.0
+
+
+class RedisStore:
+    """`storage.type: "redis"`. Connects lazily: opening never fails, the first command may."""
+
+    def __init__(self, cfg: StorageConfig) -> None:
+        self.address = f"{cfg.host}:{cfg.port}"
+        self._cfg = cfg
+        timeout = cfg.timeout if cfg.timeout > 0 else DEFAULT_TIMEOUT
+        # Blocking: past max_active a command waits up to `timeout` for a free connection, as Tyk's
+        # pool does, rather than failing at once under a burst.
+        self._pool = aioredis.BlockingConnectionPool(
+            host=cfg.host,
+            port=cfg.port,
+            db=cfg.database,
+            username=cfg.username or None,
+            password=cfg.password or None,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            max_connections=max(1, cfg.optimisation_max_active),
+            timeout=timeout,
+            decode_responses=True,
+            # One immediate retry on a broken connection, so a Redis restart does not fail one
+            # request per pooled connection. Timeouts are not retried: the command may have run.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        )
+        self._client = aioredis.Redis(connection_pool=self._pool)
+        self._incr = self._client.register_script(INCR_EXPIRE)
+        self._limits: RedisStorage | None = None
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"redis {self.address}: {exc or type(exc).__name__}") from exc
+
+    async def get(self, key: str) -> str | None:
+        with self._errors():
+            return cast("str | None", await self._client.get(key))
+
+    async def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        with self._errors():
+            await self._client.set(key, value, px=_ms(ttl) if ttl is not None and ttl > 0 else None)
+
+    async def set_nx(self, key: str, value: str, ttl_ms: int) -> bool:
+        px = max(1, int(ttl_ms)) if ttl_ms > 0 else None
+        with self._errors():
+            return bool(await self._client.set(key, value, nx=True, px=px))
+
+    async def delete(self, key: str) -> bool:
+        with self._errors():
+            return bool(await self._client.delete(key))
+
+    async def keys(self, prefix: str) -> list[str]:
+        pattern = prefix.translate(_GLOB_ESCAPES) + "*"
+        with self._errors():
+            return sorted([key async for key in self._client.scan_iter(match=pattern, count=1000)])
+
+    async def incr(self, key: str, ttl: float | None = None) -> int:
+        ttl_ms = _ms(ttl) if ttl is not None and ttl > 0 else 0
+        with self._errors():
+            return int(await self._incr(keys=[key], args=[ttl_ms]))
+
+    def rate_limit_storage(self) -> Any:
+        if self._limits is None:
+            host = f"[{self._cfg.host}]" if ":" in self._cfg.host else self._cfg.host
+            # The URI is informational here: with a connection_pool, limits' redis-py bridge uses the
+            # pool (and its credentials, timeouts and size) as is. (limits types options as scalars.)
+            options: dict[str, Any] = {"connection_pool": self._pool}
+            self._limits = RedisStorage(
+                f"async+redis://{host}:{self._cfg.port}/{self._cfg.database}",
+                implementation="redispy",
+                **options,
+            )
+        return self._limits
+
+    async def ping(self) -> bool:
+        try:
+            with self._errors():
+                return bool(await self._client.ping())
+        except StoreError:
+            return False
+
+    async def close(self) -> None:
+        with self._errors():
+            await self._client.aclose()
+            await self._pool.aclose()
+
+
+def _ms(seconds: float) -> int:
+    """Seconds to Redis milliseconds; never 0, which Redis rejects (and which would mean 'no TTL')."""
+    return max(1, round(seconds * 1000))

@@ -1,0 +1,229 @@
+"""/tyk/keys against a real store double: Tyk's bodies and statuses, hashing, token events, bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from typing import Any
+
+import pytest
+
+from gateway.events.catalog import Event, TokenMeta
+from gateway.keyhash import hash_str
+from tests.admin.conftest import Admin, MakeAdmin
+
+
+def session(**fields: Any) -> dict[str, Any]:
+    base = {
+        "org_id": "org1",
+        "rate": 100,
+        "per": 60,
+        "quota_max": -1,
+        "quota_renewal_rate": 3600,
+        "expires": 0,
+        "tags": ["not parsed", "but kept"],
+        "access_rights": {"api1": {"api_id": "api1", "api_name": "one", "versions": ["Default"]}},
+    }
+    return {**base, **fields}
+
+
+RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"
+
+
+async def stored(admin: Admin) -> dict[str, Any]:
+    return {name: json.loads(value) for name, value in (await admin.snapshot()).items()}
+
+
+async def test_key_lifecycle_without_hashing(admin: Admin) -> None:
+    before = int(time.time())
+    created = await admin.call("POST", "/tyk/keys", json=session())
+    assert created.status_code == 200 and created.headers["content-type"] == "application/json"
+    key = created.json()["key"]
+    assert created.json() == {"key": key, "status": "ok", "action": "added"}
+    assert created.content.endswith(b"\n")
+    assert re.fullmatch("org1[0-9a-f]{32}", key)
+    saved = (await stored(admin))[f"apikey-{key}"]
+    assert saved["tags"] == ["not parsed", "but kept"]
+    assert before <= int(saved["last_updated"]) <= time.time()
+    assert saved["quota_renews"] == int(saved["last_updated"]) + 3600
+    assert re.fullmatch(RFC3339, saved["date_created"])
+    assert admin.gw.events == [(Event.TokenCreated, TokenMeta("Key modified.", org="org1", key=key))]
+
+    got = await admin.call("GET", f"/tyk/keys/{key}")
+    assert (got.status_code, got.json()) == (200, saved)
+
+    changed = await admin.call("PUT", f"/tyk/keys/{key}", json=session(rate=5, date_created="ignored"))
+    assert changed.json() == {"key": key, "status": "ok", "action": "modified"}
+    after = (await admin.call("GET", f"/tyk/keys/{key}")).json()
+    assert after["rate"] == 5 and after["date_created"] == saved["date_created"]
+    assert admin.gw.events[-1] == (Event.TokenUpdated, TokenMeta("Key modified.", org="org1", key=key))
+
+    assert (await admin.call("GET", "/tyk/keys")).json() == {"keys": [key]}
+    gone = await admin.call("DELETE", f"/tyk/keys/{key}")
+    assert gone.json() == {"key": key, "status": "ok", "action": "deleted"}
+    assert admin.gw.events[-1] == (Event.TokenDeleted, TokenMeta("Key deleted.", org="org1", key=key))
+    assert (await admin.snapshot()) == {}
+
+    for method, message in (
+        ("GET", "Key not found"),
+        ("PUT", "Key is not found"),
+        ("DELETE", "There is no such key found"),
+    ):
+        resp = await admin.call(method, f"/tyk/keys/{key}", json=session())
+        assert (resp.status_code, resp.json()) == (404, {"status": "error", "message": message})
+    assert len(admin.gw.events) == 3
+
+
+@pytest.mark.parametrize("function", ["", "murmur64", "murmur128", "sha256"])
+async def test_hashed_keys_are_stored_and_addressed_by_hash(make_admin: MakeAdmin, function: str) -> None:
+    admin = await make_admin(hash_keys=True, hash_key_function=function)
+    created = (await admin.call("POST", "/tyk/keys/create", json=session())).json()
+    key, digest = created["key"], created["key_hash"]
+    assert created == {"key": key, "status": "ok", "action": "added", "key_hash": hash_str(key)}
+    assert list(await admin.snapshot()) == [f"apikey-{digest}"]
+    assert all(key not in name + value for name, value in (await admin.snapshot()).items())
+    assert admin.gw.events == [(Event.TokenCreated, TokenMeta("Key generated.", org="org1", key=key))]
+
+    assert (await admin.call("GET", f"/tyk/keys/{key}")).status_code == 200
+    assert (await admin.call("GET", f"/tyk/keys/{digest}", params={"hashed": "1"})).status_code == 200
+    listing = await admin.call("GET", "/tyk/keys")
+    assert (listing.status_code, listing.json()["message"]) == (
+        404,
+        "Hashed key listing is disabled in config (enable_hashed_keys_listing)",
+    )
+
+    put = await admin.call("PUT", f"/tyk/keys/{digest}", params={"hashed": "1"}, json=session(rate=1))
+    assert put.json() == {"key": digest, "status": "ok", "action": "modified"}
+    assert admin.gw.events[-1] == (Event.TokenUpdated, TokenMeta("Key modified.", org="org1", key=digest))
+    deleted = await admin.call("DELETE", f"/tyk/keys/{digest}", params={"hashed": "1"})
+    assert deleted.json() == {"key": digest, "status": "ok", "action": "deleted"}
+    assert len(admin.gw.events) == 2  # Tyk fires no TokenDeleted for a delete by hash
+    assert (await admin.snapshot()) == {}
+
+    other = (await admin.call("POST", "/tyk/keys", json=session())).json()
+    assert other["key_hash"] == hash_str(other["key"]) and other["action"] == "added"
+
+
+async def test_hashed_listing_when_enabled(make_admin: MakeAdmin) -> None:
+    admin = await make_admin(hash_keys=True, enable_hashed_keys_listing=True)
+    key = (await admin.call("POST", "/tyk/keys", json=session())).json()["key"]
+    assert (await admin.call("GET", "/tyk/keys")).json() == {"keys": [hash_str(key)]}
+
+
+async def test_by_hash_needs_hashing_on(admin: Admin) -> None:
+    resp = await admin.call("GET", "/tyk/keys/abc", params={"hashed": "1"})
+    assert (resp.status_code, resp.json()["message"]) == (
+        400,
+        "Key requested by hash but key hashing is not enabled",
+    )
+
+
+async def test_listing_filters_by_prefix(admin: Admin) -> None:
+    a = (await admin.call("POST", "/tyk/keys", json=session(org_id="orgA"))).json()["key"]
+    b = (await admin.call("POST", "/tyk/keys", json=session(org_id="orgB"))).json()["key"]
+    assert sorted((await admin.call("GET", "/tyk/keys")).json()["keys"]) == sorted([a, b])
+    assert (await admin.call("GET", "/tyk/keys", params={"filter": "orgA"})).json() == {"keys": [a]}
+
+
+BAD_BODIES = [
+    b"",
+    b"not json",
+    b"[1, 2]",
+    b"null",
+    b"NaN",
+    b'{"rate": "fast"}',
+    b'{"expires": 1.5}',
+    b'{"access_rights": {"api1": 5}}',
+    b'{"access_rights": {"a": {"limit": {"per": []}}}}',
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+async def test_malformed_bodies_are_refused_and_nothing_is_written(admin: Admin, body: bytes) -> None:
+    existing = (await admin.call("POST", "/tyk/keys/existing1", json=session(org_id=""))).json()["key"]
+    before, events = (await admin.snapshot()), list(admin.gw.events)
+    for method, path in (
+        ("POST", "/tyk/keys"),
+        ("POST", "/tyk/keys/custom1"),
+        ("PUT", f"/tyk/keys/{existing}"),
+    ):
+        resp = await admin.call(method, path, content=body)
+        assert (resp.status_code, resp.json()) == (400, {"status": "error", "message": "Request malformed"})
+    create = await admin.call("POST", "/tyk/keys/create", content=body)
+    assert (create.status_code, create.json()["message"]) == (
+        500,
+        "Unmarshalling failed",
+    )  # Tyk's answer here
+    assert (await admin.snapshot()) == before and admin.gw.events == events
+
+
+async def test_master_keys_are_refused_unless_allowed(make_admin: MakeAdmin) -> None:
+    admin = await make_admin()
+    master = session(access_rights={})
+    add = await admin.call("POST", "/tyk/keys", json=master)
+    assert (add.status_code, add.json()["message"]) == (
+        500,
+        "Failed to create key, ensure security settings are correct.",
+    )
+    create = await admin.call("POST", "/tyk/keys/create", json=master)
+    assert (create.status_code, create.json()["message"]) == (
+        400,
+        "Failed to create key, keys must have at least one Access Rights record set.",
+    )
+    assert (await admin.snapshot()) == {} and admin.gw.events == []
+    allowed = await make_admin(allow_master_keys=True)
+    assert (await allowed.call("POST", "/tyk/keys", json=master)).status_code == 200
+    assert (await allowed.call("POST", "/tyk/keys/create", json=master)).status_code == 200
+
+
+async def test_custom_keys(make_admin: MakeAdmin) -> None:
+    admin = await make_admin()
+    plain = await admin.call("POST", "/tyk/keys/my-own-key", json=session(org_id=""))
+    assert plain.json() == {"key": "my-own-key", "status": "ok", "action": "added"}
+    assert admin.gw.events[-1] == (Event.TokenCreated, TokenMeta("Key modified.", org="", key="my-own-key"))
+    # Tyk prefixes a custom key with its org, and finds it by the short name within that org.
+    prefixed = (await admin.call("POST", "/tyk/keys/mine", json=session())).json()["key"]
+    assert prefixed == "org1mine"
+    assert (await admin.call("GET", "/tyk/keys/mine", params={"org_id": "org1"})).status_code == 200
+    short = await admin.call("POST", "/tyk/keys/ab", json=session(org_id=""))
+    assert short.status_code == 400 and "at least 3" in short.json()["message"]
+    assert set(await admin.snapshot()) == {"apikey-my-own-key", "apikey-org1mine"}
+
+
+async def test_suppress_reset_keeps_the_quota_period(admin: Admin) -> None:
+    key = (await admin.call("POST", "/tyk/keys", json=session(quota_max=10))).json()["key"]
+    raw = (await stored(admin))[f"apikey-{key}"]
+    await admin.gw.store.set(f"apikey-{key}", json.dumps({**raw, "last_updated": "123", "quota_renews": 456}))
+    await admin.gw.store.set(f"quota-{key}", "4")
+    kept = await admin.call(
+        "PUT", f"/tyk/keys/{key}", params={"suppress_reset": "1"}, json=session(quota_max=10)
+    )
+    assert kept.status_code == 200
+    after = (await stored(admin))[f"apikey-{key}"]
+    assert (after["last_updated"], after["quota_renews"]) == ("123", 456)
+    assert (await admin.call("GET", f"/tyk/keys/{key}")).json()["quota_remaining"] == 6
+    assert (await admin.call("PUT", f"/tyk/keys/{key}", json=session(quota_max=10))).status_code == 200
+    after = (await stored(admin))[f"apikey-{key}"]
+    assert int(after["last_updated"]) >= int(time.time()) - 5
+    assert f"quota-{key}" not in (await admin.snapshot())  # the counter was reset
+
+
+async def test_delete_across_all_apis_answers_null_without_event(admin: Admin) -> None:
+    key = (await admin.call("POST", "/tyk/keys", json=session())).json()["key"]
+    resp = await admin.call("DELETE", f"/tyk/keys/{key}", params={"api_id": "-1"})
+    assert (resp.status_code, resp.content) == (200, b"null\n")
+    assert [e for e, _ in admin.gw.events] == [Event.TokenCreated]
+    assert (await admin.snapshot()) == {}
+
+
+async def test_raw_keys_never_reach_the_log(admin: Admin, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="gateway")
+    key = (await admin.call("POST", "/tyk/keys", json=session())).json()["key"]
+    await admin.call("PUT", f"/tyk/keys/{key}", json=session(rate="bad"))
+    await admin.call("PUT", f"/tyk/keys/{key}", json=session())
+    await admin.call("DELETE", f"/tyk/keys/{key}")
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("gateway")]
+    assert messages and all(key not in m for m in messages)
+    assert any(key[-4:] in m for m in messages)

@@ -1,0 +1,116 @@
+"""Fixtures shared by the whole suite: a real redis-server, and `store` on every backend.
+
+- `redis_server` (session): a private `redis-server` on a free 127.0.0.1 port, no persistence; has
+  `.host`, `.port` and `.url`. It FAILS, never skips, when redis-server is missing (tests/setup.sh).
+- `redis_flush`: the same server, emptied with FLUSHALL before the test. Take it (not `redis_server`)
+  in any test that writes to Redis.
+- `store`: an open Store, once per backend ("embedded" in tmp_path, "redis" on `redis_flush`), closed
+  after the test. A store-backed test takes `store` and so runs against both.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gateway.config import StorageConfig
+from gateway.store.base import Store
+from gateway.store.registry import open_store
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class RedisServer:
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def redis_command(server: RedisServer, command: bytes) -> bytes:
+    """One inline command over a raw socket (no client library, no event loop): its first reply line."""
+    with socket.create_connection((server.host, server.port), timeout=2) as sock:
+        sock.sendall(command + b"\r\n")
+        return sock.recv(256).split(b"\r\n", 1)[0]
+
+
+def _answers(server: RedisServer) -> bool:
+    try:
+        return redis_command(server, b"PING") == b"+PONG"
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not on PATH; the suite needs one (tests/setup.sh)", pytrace=False)
+    folder: Path = tmp_path_factory.mktemp("redis")
+    # A free port can be taken between our probe and redis binding it: try a few.
+    for _ in range(3):
+        server = RedisServer("127.0.0.1", free_port())
+        args = ["--bind", server.host, "--port", str(server.port), "--save", "", "--appendonly", "no"]
+        args += ["--daemonize", "no", "--dir", str(folder), "--logfile", str(folder / f"{server.port}.log")]
+        proc = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline and not _answers(server):
+            time.sleep(0.01)  # bounded poll until the server answers
+        if proc.poll() is None and _answers(server):
+            break
+        _stop(proc)
+    else:
+        log = folder / f"{server.port}.log"
+        pytest.fail(f"redis-server did not start: {log.read_text() if log.exists() else 'no log'}")
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def redis_flush(redis_server: RedisServer) -> RedisServer:
+    reply = redis_command(redis_server, b"FLUSHALL")
+    assert reply == b"+OK", reply
+    return redis_server
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_flush")
+        cfg = StorageConfig(type="redis", host=server.host, port=server.port)
+    else:
+        cfg = StorageConfig(type=request.param, path=str(tmp_path / "store"))
+    opened = open_store(cfg)
+    try:
+        yield opened
+    finally:
+        await opened.close()

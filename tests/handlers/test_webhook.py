@@ -1,0 +1,158 @@
+"""The webhook handler against a real receiver and each real store: validation at load, Tyk's
+request shape, and the atomic cooldown (reserved before sending, released when delivery fails)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.errors import ConfigError, HandlerError
+from gateway.events.catalog import AuthFailureMeta, Event, EventMessage, TokenMeta
+from gateway.handlers.base import HandlerDeps, HandlerScope
+from gateway.handlers.webhook import WebhookHandler
+from gateway.store.base import Store
+from gateway.testing import WebhookRecorder, serve
+from gateway.testing.harness import PROJECT_TEMPLATES
+
+
+@pytest.fixture
+async def http() -> Any:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=5) as client:
+        yield client
+
+
+def deps(store: Store, http: httpx.AsyncClient, tmp_path: Path) -> HandlerDeps:
+    return HandlerDeps(
+        store=store,
+        http=http,
+        template_dir=str(PROJECT_TEMPLATES),
+        middleware_dir=str(tmp_path),
+        config_dir=str(tmp_path),
+    )
+
+
+def auth_failure(key: str = "k1") -> EventMessage:
+    meta = AuthFailureMeta("Auth Failure", path="/p", origin="10.0.0.1", key=key)
+    return EventMessage(Event.AuthFailure, meta, "api1")
+
+
+SCOPE = HandlerScope("api1", "org", "apps/a.json $.event_handlers.events.AuthFailure[0]")
+
+
+async def test_sends_tyks_request(store: Store, http: httpx.AsyncClient, tmp_path: Path) -> None:
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook:
+        meta = {"method": "put", "target_path": hook.url + "/in?x=1", "header_map": {"X-Secret": "s"}}
+        handler = WebhookHandler.from_meta(meta, SCOPE, deps(store, http, tmp_path))
+        await handler.handle(auth_failure('quote"and\nnewline'))
+    (got,) = recorder.deliveries
+    assert (got.method, got.path, got.query) == ("PUT", "/in", "x=1")
+    assert got.headers["user-agent"] == "Tyk-Hookshot" and got.headers["x-secret"] == "s"
+    assert got.headers["content-type"] == "application/json"
+    assert got.json() == {
+        "event": "AuthFailure",
+        "message": "Auth Failure",
+        "path": "/p",
+        "origin": "10.0.0.1",
+        "key": 'quote"and\nnewline',
+    }
+
+
+async def test_get_carries_the_body_and_header_map_wins(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook:
+        meta = {"target_path": hook.url, "header_map": {"Content-Type": "text/plain", "User-Agent": "mine"}}
+        handler = WebhookHandler.from_meta(meta, SCOPE, deps(store, http, tmp_path))
+        assert handler.method == "GET"  # Tyk's default when no method is given
+        await handler.handle(EventMessage(Event.TokenCreated, TokenMeta("Key generated.", org="o", key="k")))
+    (got,) = recorder.deliveries
+    assert got.headers["content-type"] == "text/plain" and got.headers["user-agent"] == "mine"
+    assert got.json()["event"] == "TokenCreated" and got.json()["org"] == "o"
+
+
+async def test_cooldown_is_atomic_under_concurrency(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook:
+        meta = {"method": "POST", "target_path": hook.url, "event_timeout": 30}
+        handlers = [WebhookHandler.from_meta(meta, SCOPE, deps(store, http, tmp_path)) for _ in range(3)]
+        await asyncio.gather(*(handlers[i % 3].handle(auth_failure()) for i in range(50)))
+        await handlers[0].handle(auth_failure("another-key"))  # a different body is not suppressed
+    assert len(recorder.deliveries) == 2
+
+
+async def test_a_failed_delivery_releases_the_cooldown(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    recorder = WebhookRecorder(status=500)
+    async with await serve(recorder) as hook:
+        handler = WebhookHandler.from_meta(
+            {"method": "POST", "target_path": hook.url, "event_timeout": 30},
+            SCOPE,
+            deps(store, http, tmp_path),
+        )
+        with pytest.raises(HandlerError, match="answered 500"):
+            await handler.handle(auth_failure())
+        recorder.status = 200
+        await handler.handle(auth_failure())
+        await handler.handle(auth_failure())  # now inside the cooldown
+    assert [d.json()["key"] for d in recorder.deliveries] == ["k1", "k1"]
+
+
+async def test_unreachable_target_raises_a_handler_error(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    from gateway.testing import unused_port
+
+    handler = WebhookHandler.from_meta(
+        {"target_path": f"http://127.0.0.1:{unused_port()}/x", "event_timeout": 5},
+        SCOPE,
+        deps(store, http, tmp_path),
+    )
+    with pytest.raises(HandlerError, match=r"127\.0\.0\.1"):
+        await handler.handle(auth_failure())
+    assert await store.keys("webhook.cache.") == []  # the reservation was released
+
+
+@pytest.mark.parametrize(
+    ("meta", "needle"),
+    [
+        ({}, '"target_path": expected an absolute http(s) URL'),
+        ({"target_path": "/relative"}, '"target_path": expected an absolute http(s) URL'),
+        ({"target_path": "http://h", "method": "FETCH"}, "'FETCH'"),
+        ({"target_path": "http://h", "event_timeout": "10"}, '"event_timeout"'),
+        ({"target_path": "http://h", "event_timeout": 1.5}, '"event_timeout"'),
+        ({"target_path": "http://h", "header_map": {"X": 1}}, '"header_map"'),
+        ({"target_path": "http://h", "template_path": "nope/missing.json"}, "nope/missing.json"),
+    ],
+)
+async def test_bad_meta_is_a_load_error_naming_where(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path, meta: dict[str, Any], needle: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        WebhookHandler.from_meta(meta, SCOPE, deps(store, http, tmp_path))
+    assert needle in str(err.value) and "apps/a.json $.event_handlers.events.AuthFailure[0]" in str(err.value)
+
+
+async def test_custom_template_relative_to_the_config_folder(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "plain.txt").write_text("{{.Type}} by {{.Meta.Key}}")
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook:
+        handler = WebhookHandler.from_meta(
+            {"method": "POST", "target_path": hook.url, "template_path": "hooks/plain.txt"},
+            SCOPE,
+            deps(store, http, tmp_path),
+        )
+        await handler.handle(auth_failure())
+    (got,) = recorder.deliveries
+    assert got.body == b"AuthFailure by k1" and "content-type" not in got.headers
