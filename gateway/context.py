@@ -12,7 +12,7 @@ import dataclasses
 import ipaddress
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
@@ -20,6 +20,7 @@ from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.limiter import Limiter
+from gateway.log import Throttle
 from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 
@@ -36,6 +37,8 @@ class Services:
     bus: EventBus
     upstream: Upstream
     clock: Callable[[], float] = time.time
+    # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
+    outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
 
 
 class RequestContext:

@@ -23,6 +23,7 @@ class AuthToken:
     def __init__(self, spec: APISpec) -> None:
         assert spec.auth is not None
         self.auth: AuthTokenSpec = spec.auth
+        self.org_id = spec.org_id
         self._header = spec.auth.header_name.lower().encode("latin-1")
         strip = {self._header} if spec.auth.strip_auth_data and spec.auth.use_header else set()
         self._strip = frozenset(strip)
@@ -59,7 +60,8 @@ class AuthToken:
         if not token:
             raise Reject(401, AUTH_FIELD_MISSING)
         try:
-            session = await ctx.services.sessions.get(token)
+            # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
+            session = await ctx.services.sessions.get(token, org_id=self.org_id)
         except StoreError as exc:
             # Without a session there is nothing to authorise against: this always fails closed.
             raise Reject(500, STORE_PROBLEM) from exc

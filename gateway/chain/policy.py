@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from gateway.context import RequestContext
 from gateway.errors import STORE_PROBLEM, Reject, StoreError
-from gateway.log import Throttle, get_logger
+from gateway.log import get_logger
 
 log = get_logger("chain")
-_outage_log = Throttle(30.0)
 
 
 def store_failure(ctx: RequestContext, exc: StoreError, what: str) -> None:
     """Raise Reject(500) when failing closed; return (let the request on) when failing open."""
     policy = ctx.services.config.store_failure_policy
-    if _outage_log.allow(what):
+    if ctx.services.outage_log.allow(what):
         log.error("store unavailable during %s (api %r), failing %s: %s", what, ctx.spec.api_id, policy, exc)
     if policy == "closed":
         raise Reject(500, STORE_PROBLEM) from exc

@@ -33,10 +33,9 @@ class LogHandler:
 
     async def handle(self, msg: EventMessage) -> None:
         fields = msg.meta.go_fields()
-        extra = ""
-        if "Key" in fields or "Path" in fields:
-            key = str(fields.get("Key", ""))
-            shown = key if self.key_logging or not key else redact_key(key)
-            origin, path = fields.get("Origin", ""), fields.get("Path", "")
-            extra = f" api={msg.api_id} key={shown} origin={origin} path={path}"
-        log.warning("%s:%s%s", self.prefix, msg.type, extra)
+        parts = [f"api={msg.api_id}"] if msg.api_id else []
+        if fields.get("Key"):
+            key = str(fields["Key"])
+            parts.append(f"key={key if self.key_logging else redact_key(key)}")
+        parts += [f"{name.lower()}={fields[name]}" for name in ("Org", "Origin", "Path") if fields.get(name)]
+        log.warning("%s:%s%s", self.prefix, msg.type, "".join(" " + p for p in parts))

@@ -187,3 +187,41 @@ async def test_credential_from_query_and_cookie(services: Services) -> None:
     auth = AuthTokenSpec(use_param=True, param_name="tok", use_cookie=True, cookie_name="c")
     assert (await run(services, spec(auth=auth), request(query="tok=key-q")))[1] is None
     assert (await run(services, spec(auth=auth), request({"Cookie": "c=key-q; other=1"})))[1] is None
+
+
+@pytest.mark.parametrize(("policy", "status"), [("closed", 500), ("open", None)])
+async def test_store_outage_follows_the_policy_and_logs_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, policy: str, status: int | None
+) -> None:
+    from gateway.store.redis import RedisStore
+    from gateway.testing import unused_port
+
+    cfg = from_dict(
+        {"store_failure_policy": policy, "storage": {"type": "redis", "port": unused_port(), "timeout": 1}},
+        base_dir=tmp_path,
+        environ={},
+    )
+    store = RedisStore(cfg.storage)
+    services = Services(
+        cfg,
+        store,
+        SessionStore(store, hash_keys=False, hash_function="", min_token_length=3),
+        Limiter(store.rate_limit_storage()),
+        EventBus(cfg.events),
+        AiohttpUpstream(),
+        Clock(),
+    )
+    api = spec(auth=None, rate_limit=RateSpec(5, 60))
+    try:
+        results = [(await run(services, api, request()))[1] for _ in range(3)]
+    finally:
+        await store.close()
+    if status is None:
+        assert results == [None, None, None]
+    else:
+        assert all(
+            r is not None and (r.status, r.message) == (500, "there was a problem proxying the request")
+            for r in results
+        )
+    outage_lines = [r for r in caplog.records if "store unavailable" in r.getMessage()]
+    assert len(outage_lines) == 1 and f"failing {policy}" in outage_lines[0].getMessage()

@@ -1,0 +1,67 @@
+"""SIGTERM is graceful: a request in flight finishes, an event being delivered is delivered, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from gateway.testing import StallingApp, serve, unused_port
+from tests.e2e.conftest import seed_classic
+from tests.e2e.test_two_gateways import ROOT, wait_ready
+
+
+async def wait_until(condition: object, what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():  # type: ignore[operator]
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)  # bounded poll
+
+
+async def test_sigterm_finishes_in_flight_work_and_exits_zero(tmp_path: Path) -> None:
+    upstream, webhook = StallingApp(), StallingApp()
+    async with serve(upstream) as up, serve(webhook) as hook:
+        api = seed_classic(up.url, hook.url + "/hook", cooldown=0)
+        api["global_rate_limit"] = {"rate": 1, "per": 60}
+        (tmp_path / "apps").mkdir()
+        (tmp_path / "apps" / "api.json").write_text(json.dumps(api))
+        port = unused_port()
+        conf = tmp_path / "tyk.conf"
+        conf.write_text(
+            json.dumps(
+                {"listen_address": "127.0.0.1", "listen_port": port, "template_path": str(ROOT / "templates")}
+            )
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "--conf", str(conf)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+                await wait_ready(client, f"http://127.0.0.1:{port}/hello", proc)
+                in_flight = asyncio.create_task(client.get("/example-local-webhook/slow"))
+                await wait_until(lambda: upstream.arrived == 1, "the request to reach the upstream")
+                assert (await client.get("/example-local-webhook/again")).status_code == 429
+                await wait_until(lambda: webhook.arrived == 1, "the webhook to reach its target")
+                proc.send_signal(signal.SIGTERM)
+                upstream.release()
+                assert (await in_flight).status_code == 200
+                # The gateway is still draining: the webhook it is delivering holds the exit.
+                assert proc.poll() is None
+                webhook.release()
+                exit_code = await asyncio.to_thread(proc.wait, 30)
+        finally:
+            upstream.release()
+            webhook.release()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert exit_code == 0
