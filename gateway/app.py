@@ -16,13 +16,13 @@ import httpx
 
 from gateway.admin import build_admin
 from gateway.apidef import classic
-from gateway.apidef.loader import load_dir
+from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
 from gateway.config import Config
 from gateway.context import Services
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
-from gateway.events.catalog import EventMessage, EventMeta
+from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta
 from gateway.handlers import registry as handlers
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.limiter import Limiter
@@ -116,7 +116,11 @@ class Gateway:
         In-flight requests keep the route they matched; queued events keep their handlers.
         """
         async with self._reload_lock:
-            result = await asyncio.to_thread(load_dir, self.config.app_path)
+            try:
+                result = await asyncio.to_thread(load_dir, self.config.app_path)
+            except ConfigError as exc:  # no app_path folder: serve no APIs until one is posted
+                log.warning("%s; no APIs loaded", exc)
+                result = LoadResult()
             routes: dict[tuple[str, str], list[Handler]] = {}
             self._add_handlers(routes, "", "", self._gateway_handler_specs(), "tyk.conf")
             for spec in result.specs:
@@ -152,6 +156,10 @@ class Gateway:
         for error in errors:
             log.error("%s: handler skipped: %s", owner, error)
         for event, found in built.items():
+            if (event in SYSTEM_EVENTS) != (not api_id) and event in Event.__members__:
+                # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
+                where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
+                log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)
             routes.setdefault((api_id, event), []).extend(found)
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------

@@ -140,7 +140,8 @@ def upstream_headers(
 def _response_headers(
     raw: tuple[tuple[bytes, bytes], ...], extra: tuple[tuple[bytes, bytes], ...]
 ) -> tuple[list[tuple[bytes, bytes]], int | None]:
-    """Client response headers (hop-by-hop removed, `extra` appended) and the Content-Length, if any."""
+    """Client response headers (hop-by-hop removed, `extra` replacing same-named ones) and the
+    Content-Length, if any."""
     out: list[tuple[bytes, bytes]] = []
     named: set[bytes] = set()
     length: int | None = None
@@ -153,6 +154,8 @@ def _response_headers(
         if lower == b"content-length" and value.isdigit():
             length = int(value)
         out.append((lower, value))
+    # The gateway's own headers (X-RateLimit-*) replace an upstream's copies, as Tyk's Header.Set does.
+    named |= {name for name, _ in extra}
     if named:
         out = [(name, value) for name, value in out if name not in named]
     out.extend(extra)

@@ -116,3 +116,33 @@ async def test_the_tyk_corpus_loads_or_skips_every_file(
     assert loaded | skipped == files, sorted(files - loaded - skipped)
     assert loaded and skipped
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_misplaced_handlers_are_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    log_handler = [{"handler_name": "eh_log_handler", "handler_meta": {"prefix": "p"}}]
+    api = {
+        **keyless("a", "/a/", "http://127.0.0.1:1"),
+        "event_handlers": {"events": {"TokenCreated": log_handler}},
+    }
+    config = {"event_handlers": {"events": {"AuthFailure": log_handler}}}
+    async with run_gateway(tmp_path, apis=[api], config=config):
+        pass
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(
+        "api 'a'" in w and "TokenCreated never fire here; register them in tyk.conf" in w for w in warnings
+    )
+    assert any(
+        "tyk.conf" in w and "AuthFailure never fire here; register them in API definitions" in w
+        for w in warnings
+    )
+
+
+async def test_a_missing_app_path_serves_no_apis_until_one_is_posted(tmp_path: Path) -> None:
+    async with await serve(echo_app) as upstream:
+        async with run_gateway(tmp_path, config={"app_path": "nowhere"}) as gw:
+            assert (await gw.client.get("/hello")).status_code == 200
+            assert gw.gateway.specs() == ()
+            posted = await gw.admin("POST", "/tyk/apis", json=keyless("late", "/late/", upstream.url))
+            assert posted.status_code == 200, posted.text
+            await gw.admin("GET", "/tyk/reload")
+            assert (await gw.client.get("/late/")).status_code == 200
