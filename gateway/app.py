@@ -156,7 +156,14 @@ class Gateway:
         for error in errors:
             log.error("%s: handler skipped: %s", owner, error)
         for event, found in built.items():
-            if (event in SYSTEM_EVENTS) != (not api_id) and event in Event.__members__:
+            if event not in Event.__members__:
+                log.warning(
+                    "%s: %r is not one of Tyk's events; its handlers fire only for a custom "
+                    "event of that exact name",
+                    owner,
+                    event,
+                )
+            elif (event in SYSTEM_EVENTS) != (not api_id):
                 # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
                 where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
                 log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)

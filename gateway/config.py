@@ -55,7 +55,7 @@ class EventsConfig:
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
-    secret: str = "352d20ee67be67f6340b4c0605b044b7"
+    secret: str = ""  # empty refuses every admin call: never a published default on a listening port
     app_path: str = "apps"
     template_path: str = "templates"
     middleware_path: str = "middleware"
@@ -123,8 +123,16 @@ def from_dict(
             obj = getattr(obj, part)
         if obj not in allowed:
             raise ConfigError(where, f'key "{dotted}": expected one of {list(allowed)}, got {obj!r}')
+    events = cfg.events
+    for name in ("queue_size", "workers"):
+        if getattr(events, name) < 1:
+            raise ConfigError(where, f'key "events.{name}": expected at least 1, got {getattr(events, name)}')
+    if events.handler_timeout <= 0 or events.shutdown_deadline < 0:
+        raise ConfigError(where, 'keys "events.handler_timeout" (> 0) and "events.shutdown_deadline" (>= 0)')
     return dataclasses.replace(
         cfg,
+        # Tyk's rule: 0 (as real tyk.conf files carry it) means the 30 s default, never "no timeout".
+        proxy_default_timeout=cfg.proxy_default_timeout if cfg.proxy_default_timeout > 0 else 30.0,
         app_path=str((base / cfg.app_path).resolve()),
         template_path=str((base / cfg.template_path).resolve()),
         middleware_path=str((base / cfg.middleware_path).resolve()),

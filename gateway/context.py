@@ -45,8 +45,10 @@ class RequestContext:
     __slots__ = (
         "_headers",
         "drop_headers",
+        "extra_request_headers",
         "key",
         "pending",
+        "query",
         "response_headers",
         "scope",
         "services",
@@ -59,10 +61,12 @@ class RequestContext:
         self.scope = scope
         self.services = services
         self.session: Session | None = None
-        self.key = ""  # the raw credential, once auth found a session for it
+        self.key = ""  # the key id (as stored, unhashed), once auth found a session for it
         self.pending: list[tuple[str, EventMeta]] = []
         self.response_headers: list[tuple[bytes, bytes]] = []  # added to the client response
         self.drop_headers: frozenset[bytes] = frozenset()  # request headers not to forward (strip auth)
+        self.extra_request_headers: list[tuple[str, str]] = []  # added upstream (a rewritten cookie)
+        self.query: bytes | None = None  # a rewritten query string for the upstream; None = as received
         self._headers: dict[bytes, bytes] | None = None
 
     @property

@@ -27,9 +27,12 @@ class Limiter:
     def _item(self, rate: float, per: float) -> RateLimitItem:
         item = self._items.get((rate, per))
         if item is None:
-            # limits counts whole requests per whole seconds; Tyk allows floats, so round outward
-            # (a fractional rate never lets more through than configured).
-            item = RateLimitItemPerSecond(max(1, math.floor(rate)), max(1, math.ceil(per)))
+            # limits counts whole requests per whole seconds; Tyk allows floats. Never let more
+            # through than configured: 2.5 per 10 s is 2 per 10 s, and 0.5 per 1 s is 1 per 2 s.
+            if rate >= 1:
+                item = RateLimitItemPerSecond(math.floor(rate), max(1, math.ceil(per)))
+            else:
+                item = RateLimitItemPerSecond(1, max(1, math.ceil(per / rate)))
             self._items[(rate, per)] = item
         return item
 

@@ -35,12 +35,12 @@ class APIRoute:
         """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
         ctx = RequestContext(self.spec, scope, self.services)
         try:
-            for middleware in self.chain:
-                await middleware.on_request(ctx)
+            await chain.run(self.chain, ctx)
         except Reject as exc:
             await ctx.flush_events(receive)
             return exc
-        await ctx.flush_events(None)
+        if ctx.pending:
+            await ctx.flush_events(None)
         spec = self.spec
         client = scope.get("client")
         headers, has_body = upstream_headers(
@@ -49,6 +49,7 @@ class APIRoute:
             preserve_host=spec.preserve_host_header,
             drop=ctx.drop_headers,
         )
+        headers += ctx.extra_request_headers
         request = ProxyRequest(
             method=scope["method"],
             url=target_url(
@@ -56,7 +57,7 @@ class APIRoute:
                 spec.listen_path,
                 spec.strip_listen_path,
                 scope.get("raw_path") or scope["path"].encode(),
-                scope.get("query_string", b""),
+                scope.get("query_string", b"") if ctx.query is None else ctx.query,
             ),
             headers=headers,
             has_body=has_body,

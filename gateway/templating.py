@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.errors import ConfigError, HandlerError, render_error
 from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
@@ -44,7 +45,9 @@ def _finalize_raw(value: Any) -> str:
 
 
 def _environment(finalize: Callable[[Any], str]) -> jinja2.Environment:
-    env = jinja2.Environment(
+    # Sandboxed: a template (a file an admin can point at) must never reach Python internals, e.g.
+    # `{{ lipsum.__globals__ }}`; rendering only reads event data.
+    env = ImmutableSandboxedEnvironment(
         autoescape=False,
         keep_trailing_newline=True,  # a template's bytes are the body's bytes
         undefined=jinja2.ChainableUndefined,  # a missing field in a jinja2 expression renders empty too

@@ -96,14 +96,14 @@ def test_serves_hello_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert (tmp_path / "data").is_dir()  # the embedded store lives beside the config
 
 
-def test_demo_walkthrough_runs() -> None:
+def test_demo_walkthrough_runs(tmp_path: Path) -> None:
     for port in (8000, 8080, 9000):
         with __import__("socket").socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 pytest.fail(f"port {port} is busy: the demo needs 8000, 8080 and 9000 free")
     env = {
         **os.environ,
-        "TYK_GW_STORAGE_PATH": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"demo-{os.getpid()}"),
+        "TYK_GW_STORAGE_PATH": str(tmp_path / "data"),
     }
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "demo", "--run"],

@@ -88,3 +88,14 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_bad_env_value_names_the_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"TYK_GW_LISTENPORT.*expected an integer"):
         config.load(write(tmp_path, {}), environ={"TYK_GW_LISTENPORT": "eighty"})
+
+
+def test_tyk_zero_timeout_means_30s_and_there_is_no_default_secret(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, {"proxy_default_timeout": 0}), environ={})
+    assert cfg.proxy_default_timeout == 30.0 and cfg.secret == ""
+
+
+@pytest.mark.parametrize("events", [{"queue_size": 0}, {"workers": 0}, {"handler_timeout": 0}])
+def test_event_bus_settings_are_checked(tmp_path: Path, events: dict[str, int]) -> None:
+    with pytest.raises(ConfigError, match="events"):
+        config.load(write(tmp_path, {"events": events}), environ={})

@@ -39,5 +39,9 @@ def test_event_table_names_real_events() -> None:
     named = set(re.findall(r"`([A-Z][A-Za-z0-9]+)`", section("Events")))
     known = {e.value for e in Event}
     assert {"AuthFailure", "KeyExpired", "RatelimitExceeded", "TokenCreated"} <= named
-    assert not {n for n in named if n not in known and not n.startswith(("Message", "Path", "Origin", "Key",
-                                                                            "Org", "OAuth2", "OriginatingRequest"))}
+    assert not {
+        n
+        for n in named
+        if n not in known
+        and not n.startswith(("Message", "Path", "Origin", "Key", "Org", "OAuth2", "OriginatingRequest"))
+    }

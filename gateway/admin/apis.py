@@ -56,6 +56,7 @@ def body_id(raw: dict[str, Any], oas: bool) -> Any:
 
 def write_atomically(path: str, raw: dict[str, Any]) -> None:
     folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)  # a gateway started without app_path gets it on first POST
     fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")  # not *.json: never loaded
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

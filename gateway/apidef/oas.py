@@ -14,6 +14,7 @@ from typing import Any
 from gateway.apidef import features
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
+from gateway.errors import ConfigError
 
 X = "$.x-tyk-api-gateway"
 KINDS = {"webhook": "eh_web_hook_handler", "log": "eh_log_handler", "custom": "eh_dynamic_handler"}
@@ -209,7 +210,7 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "target_path": r.text(entry, "url", at),
             "template_path": r.text(entry, "bodyTemplate", at),
             "header_map": headers,
-            "event_timeout": math.floor(r.duration(entry, "cooldownPeriod", at)),
+            "event_timeout": _cooldown(r, entry, at),
         }
     if kind == "log":
         return {"disabled": disabled, "prefix": r.text(entry, "logPrefix", at)}
@@ -220,3 +221,12 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "path": r.text(entry, "path", at),
         }
     return dict(entry)  # an unknown type: the handler layer names it when it builds the API's handlers
+
+
+def _cooldown(r: Reader, entry: dict[str, Any], at: str) -> int | str:
+    """Whole seconds; an unparsable period stays as written so that this one handler is refused when
+    it is built (naming the value), while the API and its other handlers still load."""
+    try:
+        return math.floor(r.duration(entry, "cooldownPeriod", at))
+    except ConfigError:
+        return str(entry.get("cooldownPeriod"))

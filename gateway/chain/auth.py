@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from http.cookies import CookieError, SimpleCookie
 from typing import ClassVar
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from gateway.apidef.model import APISpec, AuthTokenSpec
 from gateway.context import RequestContext
@@ -25,8 +25,6 @@ class AuthToken:
         self.auth: AuthTokenSpec = spec.auth
         self.org_id = spec.org_id
         self._header = spec.auth.header_name.lower().encode("latin-1")
-        strip = {self._header} if spec.auth.strip_auth_data and spec.auth.use_header else set()
-        self._strip = frozenset(strip)
 
     @staticmethod
     def enabled(spec: APISpec) -> bool:
@@ -61,17 +59,35 @@ class AuthToken:
             raise Reject(401, AUTH_FIELD_MISSING)
         try:
             # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
-            session = await ctx.services.sessions.get(token, org_id=self.org_id)
+            found = await ctx.services.sessions.find(token, org_id=self.org_id)
         except StoreError as exc:
             # Without a session there is nothing to authorise against: this always fails closed.
             raise Reject(500, STORE_PROBLEM) from exc
-        if session is None:
+        if found is None:
             ctx.fire(
                 Event.AuthFailure,
                 AuthFailureMeta("Auth Failure", path=ctx.path, origin=ctx.origin, key=token),
             )
             raise Reject(403, ACCESS_DISALLOWED)
-        ctx.session = session
-        ctx.key = token
-        if self._strip:
-            ctx.drop_headers = ctx.drop_headers | self._strip
+        # The key id is the stored name however the client spelled it, so limits and event metas see
+        # one key (a custom key sent as "mine" and as "<org>mine" is one client).
+        ctx.key, ctx.session = found
+        if self.auth.strip_auth_data:
+            self._strip_credential(ctx)
+
+    def _strip_credential(self, ctx: RequestContext) -> None:
+        """Tyk's StripAuth: the credential leaves by no route, header, query parameter or cookie."""
+        if self.auth.use_header:
+            ctx.drop_headers = ctx.drop_headers | {self._header}
+        query: bytes = ctx.scope.get("query_string", b"")
+        if self.auth.use_param and query:
+            name = quote(self.auth.param_name).encode()
+            kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] not in (name, b"")]
+            ctx.query = b"&".join(kept)
+        cookie = ctx.header(b"cookie")
+        if self.auth.use_cookie and cookie:
+            prefix = self.auth.cookie_name.encode() + b"="
+            kept = [part for part in cookie.split(b";") if not part.strip().startswith(prefix)]
+            ctx.drop_headers = ctx.drop_headers | {b"cookie"}
+            if any(part.strip() for part in kept):
+                ctx.extra_request_headers.append(("cookie", b";".join(kept).strip().decode("latin-1")))

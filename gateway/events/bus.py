@@ -39,6 +39,7 @@ class EventBus:
         self._workers: list[asyncio.Task[None]] = []
         self._accepting = False
         self._drop_log = Throttle(10.0)
+        self._fail_log = Throttle(10.0)
         self.stats = BusStats()
 
     def set_routes(self, routes: Routes) -> None:
@@ -113,12 +114,17 @@ class EventBus:
                 raise
             except Exception as exc:  # a handler must never take a worker down
                 self.stats.failed += 1
-                log.warning(
-                    "handler %s for api %r failed on %s: %s",
-                    handler.kind,
-                    msg.api_id,
-                    msg.type,
-                    exc if str(exc) else type(exc).__name__,
-                )
+                name = getattr(handler, "name", "")
+                # One line per handler and event per interval: a down target under a flood is one problem.
+                if self._fail_log.allow(f"{id(handler)}:{msg.type}"):
+                    log.warning(
+                        "handler %s %s for api %r failed on %s: %s (%d failures so far)",
+                        handler.kind,
+                        repr(name) if name else "",
+                        msg.api_id,
+                        msg.type,
+                        str(exc) or type(exc).__name__,
+                        self.stats.failed,
+                    )
             finally:
                 self._queue.task_done()

@@ -117,15 +117,20 @@ class WebhookHandler:
                 # Without the store the cooldown cannot be kept; deliver rather than lose the event.
                 log.warning("webhook %r: cooldown unavailable, sending anyway: %s", self.name, exc)
                 reservation = ""
+        delivered = False
         try:
             response = await self.deps.http.request(self.method, self.url, content=body, headers=self.headers)
             if not 200 <= response.status_code < 300:
                 raise HandlerError(f"{self.url} answered {response.status_code}")
+            delivered = True
         except (httpx.HTTPError, HandlerError) as exc:
-            if reservation:
-                await _release(store, reservation)
             cause = str(exc) or type(exc).__name__
             raise HandlerError(f"webhook {self.name!r} ({self.method} {self.url}): {cause}") from exc
+        finally:
+            # Released on every way out but success, a timeout or shutdown cancelling us included,
+            # so that a later identical event is not suppressed by a delivery that never happened.
+            if reservation and not delivered:
+                await _release(store, reservation)
 
 
 async def _release(store: Any, key: str) -> None:

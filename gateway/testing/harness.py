@@ -45,7 +45,8 @@ class RunningGateway:
 
 
 def write_apis(app_path: Path, apis: Sequence[Mapping[str, Any]]) -> None:
-    app_path.mkdir(parents=True, exist_ok=True)
+    if apis:
+        app_path.mkdir(parents=True, exist_ok=True)
     for i, api in enumerate(apis):
         name = api.get("api_id") or api.get("x-tyk-api-gateway", {}).get("info", {}).get("id") or f"api{i}"
         (app_path / f"{i:03d}-{name}.json").write_text(json.dumps(api, indent=2))

@@ -225,3 +225,27 @@ async def test_store_outage_follows_the_policy_and_logs_once(
         )
     outage_lines = [r for r in caplog.records if "store unavailable" in r.getMessage()]
     assert len(outage_lines) == 1 and f"failing {policy}" in outage_lines[0].getMessage()
+
+
+async def test_two_spellings_of_a_custom_key_share_one_limit(services: Services) -> None:
+    await add_key(services, "org1mine", rate=2, per=60)
+    results = [
+        (await run(services, spec(), request({"Authorization": k}))) for k in ("mine", "org1mine", "mine")
+    ]
+    assert [r[1] is None for r in results] == [True, True, False]
+    assert all(ctx.key == "org1mine" for ctx, _ in results)
+
+
+async def test_strip_auth_data_removes_header_query_and_cookie(services: Services) -> None:
+    await add_key(services, "key-s")
+    auth = AuthTokenSpec(
+        use_param=True, param_name="tok", use_cookie=True, cookie_name="c", strip_auth_data=True
+    )
+    ctx, rejected = await run(
+        services,
+        spec(auth=auth),
+        request({"Authorization": "key-s", "Cookie": "a=1; c=key-s; b=2"}, "x=1&tok=key-s&y"),
+    )
+    assert rejected is None
+    assert ctx.drop_headers == {b"authorization", b"cookie"}
+    assert ctx.query == b"x=1&y" and ctx.extra_request_headers == [("cookie", "a=1; b=2")]

@@ -146,3 +146,19 @@ async def test_a_missing_app_path_serves_no_apis_until_one_is_posted(tmp_path: P
             assert posted.status_code == 200, posted.text
             await gw.admin("GET", "/tyk/reload")
             assert (await gw.client.get("/late/")).status_code == 200
+
+
+async def test_unknown_triggers_and_bad_cooldowns_are_reported_and_the_api_serves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.e2e.conftest import seed_oas
+
+    async with await serve(echo_app) as upstream:
+        api = seed_oas(upstream.url, "http://127.0.0.1:1/hook", cooldown="10 seconds")
+        handlers = api["x-tyk-api-gateway"]["server"]["eventHandlers"]
+        handlers.append({**handlers[0], "trigger": "RateLimitExceeded", "cooldownPeriod": "1s"})
+        async with run_gateway(tmp_path, apis=[api]) as gw:
+            assert (await gw.client.get("/example-local-webhook/")).status_code == 200
+    text = caplog.text
+    assert "'RateLimitExceeded' is not one of Tyk's events" in text
+    assert "10 seconds" in text and "event_timeout" in text

@@ -156,3 +156,24 @@ async def test_custom_template_relative_to_the_config_folder(
         await handler.handle(auth_failure())
     (got,) = recorder.deliveries
     assert got.body == b"AuthFailure by k1" and "content-type" not in got.headers
+
+
+async def test_a_cancelled_delivery_releases_the_cooldown(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    from gateway.testing import StallingApp
+
+    stalled = StallingApp()
+    async with serve(stalled) as hook:
+        handler = WebhookHandler.from_meta(
+            {"target_path": hook.url, "event_timeout": 30}, SCOPE, deps(store, http, tmp_path)
+        )
+        task = asyncio.create_task(handler.handle(auth_failure()))
+        while stalled.arrived < 1:
+            await asyncio.sleep(0.01)  # bounded by the test timeout: the request reached the target
+        assert await store.keys("webhook.cache.") != []
+        task.cancel()  # what the bus does on a handler timeout or at shutdown
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stalled.release()
+    assert await store.keys("webhook.cache.") == []
