@@ -97,6 +97,8 @@ class Gateway:
         await self.reload()
         await self.bus.start()
         self.started = True
+        if not cfg.secret:
+            log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
         log.info("gateway started: %d APIs, store %s", len(self._specs), cfg.storage.type)
 
     async def stop(self) -> None:

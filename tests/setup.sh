@@ -1,14 +1,17 @@
 #!/bin/sh
-# Installs what the test suite needs: redis-server (Debian's package, only when missing) and a
-# virtual environment .venv with the gateway and its test extras. Idempotent; safe to run again.
+# Installs what the test suite needs: redis-server and python3-venv (Debian's packages, only when
+# missing) and a virtual environment .venv with the gateway and its test extras. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
-if ! command -v redis-server >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-    $SUDO apt-get install -y -q redis-server >/dev/null 2>&1 \
-        || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q redis-server >/dev/null; }
-fi
-# The Debian package may start a system redis on 6379; the tests never use it (they start their own
-# on a free loopback port), so it is left alone.
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+apt_install() {
+    $SUDO apt-get install -y -q "$@" >/dev/null 2>&1 \
+        || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "$@" >/dev/null; }
+}
+# The Debian package may also start a system redis on 6379; the tests never use it (they start their
+# own on a free loopback port), so it is left alone.
+command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# Debian's python3 ships venv without ensurepip; its python3-venv package completes it.
+python3 -c "import ensurepip" >/dev/null 2>&1 || apt_install python3-venv
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
