@@ -235,5 +235,8 @@ class Gateway:
 def _host(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"host":
-            return str(value.decode("latin-1")).rsplit(":", 1)[0]
+            host = str(value.decode("latin-1")).lower()
+            # Drop the port, never part of an IPv6 literal ("[::1]:8080" -> "[::1]", "[::1]" stays).
+            head, colon, port = host.rpartition(":")
+            return head if colon and port.isdigit() and not head.endswith(":") else host
     return ""

@@ -20,13 +20,14 @@ _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (
 
 
 class APIRoute:
-    __slots__ = ("chain", "prefix", "services", "spec")
+    __slots__ = ("chain", "domain", "prefix", "services", "spec")
 
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
         self.services = services
         self.chain = chain.build(spec)
         self.prefix = spec.listen_path.rstrip("/")
+        self.domain = spec.domain.lower()  # host names compare case-insensitively
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -99,7 +100,7 @@ class RouteTable:
     def match(self, host: str, path: str) -> APIRoute | None:
         for candidates in (self._by_segment.get(_first_segment(path), ()), self._catch_all):
             for route in candidates:
-                domain = route.spec.domain
+                domain = route.domain
                 if (not domain or domain == host) and route.matches(path):
                     return route
         return None
