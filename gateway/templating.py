@@ -17,7 +17,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from gateway.errors import ConfigError, HandlerError, render_error
+from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
 from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
 from gateway.log import Throttle, get_logger
 
@@ -123,11 +123,6 @@ def from_string(source: str, *, name: str = "<string>", json_escape: bool = True
     return Template(source, name, json_escape)
 
 
-def _xml_text(message: str) -> str:
-    # The same escaping as errors.render_error, so a shipped error.xml is byte-identical to it.
-    return message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
-
-
 class ErrorPages:
     """Tyk's client error bodies from `error.json` / `error.xml` in a template directory.
 
@@ -167,7 +162,7 @@ class ErrorPages:
         if template is None:
             return render_error(message, xml)
         try:
-            body = template.render({"Message": _xml_text(message) if xml else message})
+            body = template.render({"Message": xml_escape(message) if xml else message})
         except HandlerError as exc:
             if self._throttle.allow(template.path):
                 log.warning("error template failed, using the built-in page: %s", exc)
