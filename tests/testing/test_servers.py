@@ -11,6 +11,7 @@ import pytest
 
 from gateway.proxy import Receive, Scope, Send
 from gateway.testing.servers import PATTERN, StallingApp, echo_app, serve
+from gateway.testing.upstream import ControlledUpstream
 
 
 async def test_echo_reports_the_request() -> None:
@@ -64,3 +65,18 @@ async def test_stalling_app_answers_once_released() -> None:
         stalling.release()
         resp = await asyncio.wait_for(pending, 10)
     assert resp.status_code == 200 and resp.content == b""
+
+
+async def test_controlled_upstream_fails_slows_and_recovers() -> None:
+    upstream = ControlledUpstream()
+    async with serve(upstream) as served, httpx.AsyncClient(base_url=served.url) as client:
+        assert (await client.get("/a")).json() == {"ok": True, "path": "/a", "hits": 1}
+        upstream.fail(503, prefix="/health")
+        assert (await client.get("/health")).status_code == 503
+        assert (await client.get("/a")).status_code == 200
+        upstream.fail(500)
+        assert (await client.get("/a")).status_code == 500
+        upstream.recover()
+        assert (await client.get("/health")).status_code == 200
+        assert upstream.hits["/a"] == 3
+        assert upstream.total == 5
