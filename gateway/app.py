@@ -33,6 +33,7 @@ from gateway.sessions import SessionStore
 from gateway.store.base import Store
 from gateway.store.registry import open_store
 from gateway.templating import ErrorPages
+from gateway.uptime import HostChecker
 
 log = get_logger("app")
 
@@ -94,8 +95,10 @@ class Gateway:
         )
         self._errors = ErrorPages(cfg.template_path)
         self._admin = build_admin(self)
+        self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         await self.reload()
         await self.bus.start()
+        self.uptime.start()
         self.started = True
         if not cfg.secret:
             log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
@@ -106,6 +109,7 @@ class Gateway:
         if not self.started:
             return
         self.started = False
+        await self.uptime.stop()  # before the bus: its last events are still delivered
         await self.bus.stop()
         await self._http.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
@@ -137,6 +141,7 @@ class Gateway:
             table = RouteTable(APIRoute(spec, self.services) for spec in active)
             self.bus.set_routes(routes)
             self._table, self._specs = table, result.specs
+            self.uptime.set_specs(active)
             log.info("loaded %d APIs (%d skipped)", len(result.specs), len(result.skipped))
 
     def _gateway_handler_specs(self) -> Sequence[Any]:

@@ -52,6 +52,29 @@ class EventsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UptimeTestsOptions:
+    """tyk.conf `uptime_tests.config`; zeros become Tyk's defaults in from_dict (3, 10 s, CPU count).
+
+    `time_wait` is an integer in Tyk; a fraction of a second is accepted here (tests use 0.2 s).
+    `enable_uptime_analytics` is read and ignored: this gateway records no analytics.
+    """
+
+    failure_trigger_sample_size: int = 0
+    time_wait: float = 0.0
+    checker_pool_size: int = 0
+    enable_uptime_analytics: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeTestsConfig:
+    """tyk.conf `uptime_tests`: the host checker runs unless `disable` is true."""
+
+    disable: bool = False
+    poller_group: str = ""
+    config: UptimeTestsOptions = field(default_factory=UptimeTestsOptions)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
@@ -75,6 +98,7 @@ class Config:
     http_server_options: HttpServerOptions = field(default_factory=HttpServerOptions)
     store_failure_policy: str = "closed"  # not in Tyk: "closed" answers 500 as Tyk does, "open" lets through
     events: EventsConfig = field(default_factory=EventsConfig)
+    uptime_tests: UptimeTestsConfig = field(default_factory=UptimeTestsConfig)
     log_level: str = "info"
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
 
@@ -131,6 +155,7 @@ def from_dict(
         raise ConfigError(where, 'keys "events.handler_timeout" (> 0) and "events.shutdown_deadline" (>= 0)')
     return dataclasses.replace(
         cfg,
+        uptime_tests=_uptime_defaults(cfg.uptime_tests, where),
         # Tyk's rule: 0 (as real tyk.conf files carry it) means the 30 s default, never "no timeout".
         proxy_default_timeout=cfg.proxy_default_timeout if cfg.proxy_default_timeout > 0 else 30.0,
         app_path=str((base / cfg.app_path).resolve()),
@@ -139,6 +164,23 @@ def from_dict(
         storage=storage,
         config_dir=str(base),
     )
+
+
+def _uptime_defaults(uptime: UptimeTestsConfig, where: str) -> UptimeTestsConfig:
+    """Tyk substitutes its defaults for zeros in code; negative values are refused here."""
+    opts = uptime.config
+    for name in ("failure_trigger_sample_size", "time_wait", "checker_pool_size"):
+        if getattr(opts, name) < 0:
+            raise ConfigError(
+                where, f'key "uptime_tests.config.{name}": expected >= 0, got {getattr(opts, name)}'
+            )
+    opts = dataclasses.replace(
+        opts,
+        failure_trigger_sample_size=opts.failure_trigger_sample_size or 3,
+        time_wait=opts.time_wait or 10.0,
+        checker_pool_size=opts.checker_pool_size or os.cpu_count() or 1,
+    )
+    return dataclasses.replace(uptime, config=opts)
 
 
 def env_name(dotted: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
+from gateway.balancer import DownHosts
 from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
@@ -37,6 +38,7 @@ class Services:
     bus: EventBus
     upstream: Upstream
     clock: Callable[[], float] = time.time
+    down_hosts: DownHosts = field(default_factory=DownHosts)  # refreshed by the uptime checker
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
 

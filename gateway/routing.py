@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gateway import chain
+from gateway import balancer, chain
 from gateway.apidef.model import APISpec
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
@@ -20,7 +20,7 @@ _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (
 
 
 class APIRoute:
-    __slots__ = ("chain", "domain", "prefix", "services", "spec")
+    __slots__ = ("balancer", "chain", "domain", "prefix", "services", "spec")
 
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
@@ -28,6 +28,8 @@ class APIRoute:
         self.chain = chain.build(spec)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
+        # None (the common case) proxies to spec.target_url; a balancer picks among proxy.target_list.
+        self.balancer = balancer.build(spec, services.down_hosts) if spec.uptime.targets else None
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -43,6 +45,11 @@ class APIRoute:
         if ctx.pending:
             await ctx.flush_events(None)
         spec = self.spec
+        target = spec.target_url if self.balancer is None else self.balancer.pick()
+        if target is None:  # load balancing with every target down: Tyk's plain-text 503
+            await send({"type": "http.response.start", "status": 503, "headers": balancer.ALL_DOWN_HEADERS})
+            await send({"type": "http.response.body", "body": balancer.ALL_DOWN_BODY})
+            return None
         client = scope.get("client")
         headers, has_body = upstream_headers(
             scope["headers"],
@@ -54,7 +61,7 @@ class APIRoute:
         request = ProxyRequest(
             method=scope["method"],
             url=target_url(
-                spec.target_url,
+                target,
                 spec.listen_path,
                 spec.strip_listen_path,
                 scope.get("raw_path") or scope["path"].encode(),

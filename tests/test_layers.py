@@ -27,7 +27,14 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.sessions",
         "gateway.apidef.model",
     ),
-    "gateway.routing": ("gateway.chain", "gateway.context", "gateway.proxy", "gateway.apidef.model"),
+    "gateway.routing": (
+        "gateway.chain",
+        "gateway.context",
+        "gateway.proxy",
+        "gateway.apidef.model",
+        "gateway.balancer",
+    ),
+    "gateway.balancer": ("gateway.apidef.model",),
     "gateway.proxy": (),
     "gateway.templating": ("gateway.gotemplate",),
 }

@@ -28,8 +28,12 @@ RESTRICTING = (
 FEATURES = (
     ("CORS", "CORS.enable", ""),
     ("cache_options", "cache_options.enable_cache", ""),
-    ("uptime_tests", "uptime_tests.check_list", "uptime_tests.disabled"),
-    ("proxy.enable_load_balancing", "proxy.enable_load_balancing", ""),
+    # Tyk itself drops service-discovered uptime tests (TYK-REFERENCE 11.9); named so nobody relies on them.
+    (
+        "uptime_tests.config.service_discovery",
+        "uptime_tests.config.service_discovery.use_discovery_service",
+        "",
+    ),
     ("proxy.service_discovery", "proxy.service_discovery.use_discovery_service", ""),
     ("proxy.transport", "proxy.transport", ""),
     ("custom_middleware.pre", "custom_middleware.pre", ""),
@@ -58,7 +62,7 @@ VERSION_FEATURES = (
 # OAS sections never named as ignored: oas.py reads them, they are checked here as restrictions, or they
 # are analytics and plugin plumbing that change nothing this gateway serves.
 QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", "skipQuotaReset"})
-UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader"})
+UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing"})
 SERVER_READ = frozenset(
     {
         "listenPath",

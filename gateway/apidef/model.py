@@ -49,6 +49,39 @@ class HandlerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UptimeCheck:
+    """One uptime test (Classic `uptime_tests.check_list[]`, OAS `upstream.uptimeTests.tests[]`).
+
+    `url` is Tyk's CheckURL as written; `kind` is how it is probed (http, https, tcp or tls); `host` is
+    the URL's host[:port] as written, the key of Tyk's down marker. `timeout` is in seconds, 0 = the
+    default. `body` is already base64-decoded; `commands` are (send|expect, message) pairs for TCP.
+    """
+
+    url: str
+    kind: str
+    host: str
+    protocol: str = ""  # Tyk's Protocol field as written (Classic) or the URL scheme (OAS)
+    timeout: float = 0.0
+    method: str = ""  # "" probes with GET, as Tyk does
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    commands: tuple[tuple[str, str], ...] = ()
+    enable_proxy_protocol: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeSpec:
+    """Uptime checks, and the load-balanced targets that may skip hosts those checks mark down.
+
+    `targets` empty = load balancing off (proxy to `target_url`); duplicates act as weights.
+    """
+
+    checks: tuple[UptimeCheck, ...] = ()
+    targets: tuple[str, ...] = ()
+    skip_down_hosts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -62,6 +95,7 @@ class APISpec:
     rate_limit: RateSpec | None = None  # API-level rate limit
     event_handlers: tuple[HandlerSpec, ...] = ()
     preserve_host_header: bool = False
+    uptime: UptimeSpec = UptimeSpec()
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load

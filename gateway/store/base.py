@@ -28,6 +28,11 @@ class Store(Protocol):
         """Atomically store if absent with a TTL in milliseconds (`SET NX PX`); True if it was stored."""
         ...
 
+    async def lease(self, key: str, owner: str, ttl_ms: int) -> bool:
+        """Atomically take `key` for `owner` when absent, or extend it when `owner` already holds it
+        (TTL `ttl_ms` either way); False, changing nothing, while someone else holds it."""
+        ...
+
     async def delete(self, key: str) -> bool:
         """Remove a key; True if it existed."""
         ...

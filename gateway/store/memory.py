@@ -87,6 +87,13 @@ class MemoryStore:
         self._commit(key, value, now + ttl_ms / 1000 if ttl_ms > 0 else None)
         return True
 
+    async def lease(self, key: str, owner: str, ttl_ms: int) -> bool:
+        now = self._tick()
+        if self._values.get(key, owner) != owner:
+            return False
+        self._commit(key, owner, now + ttl_ms / 1000 if ttl_ms > 0 else None)
+        return True
+
     async def delete(self, key: str) -> bool:
         self._tick()
         if key not in self._values:

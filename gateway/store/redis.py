@@ -23,6 +23,8 @@ from gateway.errors import StoreError
 
 # INCR plus a TTL set only on creation, atomically: one script, run by EVALSHA (EVAL once if unknown).
 INCR_EXPIRE = files("gateway.store").joinpath("lua/incr_expire.lua").read_text(encoding="utf-8")
+# Take a key when absent or extend it when ours, in one step: no other gateway can slip in between.
+LEASE = files("gateway.store").joinpath("lua/lease.lua").read_text(encoding="utf-8")
 # SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
 _GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 DEFAULT_TIMEOUT = 5.0
@@ -54,6 +56,7 @@ class RedisStore:
         )
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._incr = self._client.register_script(INCR_EXPIRE)
+        self._lease = self._client.register_script(LEASE)
         self._limits: RedisStorage | None = None
 
     @contextmanager
@@ -75,6 +78,10 @@ class RedisStore:
         px = max(1, int(ttl_ms)) if ttl_ms > 0 else None
         with self._errors():
             return bool(await self._client.set(key, value, nx=True, px=px))
+
+    async def lease(self, key: str, owner: str, ttl_ms: int) -> bool:
+        with self._errors():
+            return bool(await self._lease(keys=[key], args=[owner, max(1, int(ttl_ms))]))
 
     async def delete(self, key: str) -> bool:
         with self._errors():

@@ -189,13 +189,13 @@ def test_ignored_features_are_listed_once_each() -> None:
                 "global": {"cors": {"enabled": True}, "trafficLogs": {"enabled": True}},
                 "operations": ops,
             },
-            "upstream": {"loadBalancing": {"enabled": True}},
+            "upstream": {"certificatePinning": {"enabled": True}},
             "info": {"versioning": {"enabled": True}},
         }
     )
     assert parse(doc, "o.json").ignored == (
         "info.versioning",
-        "upstream.loadBalancing",
+        "upstream.certificatePinning",
         "middleware.global.cors",
         "middleware.operations.*.urlRewrite",
     )

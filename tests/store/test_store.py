@@ -137,6 +137,31 @@ async def test_set_nx_has_exactly_one_winner_among_50(store: Store) -> None:
     assert await store.set_nx("race", "late", 10_000) is False
 
 
+async def test_lease_is_taken_when_free_extended_by_its_owner_and_refused_to_others(timed: Timed) -> None:
+    store = timed.store
+    ttl = 1.0  # longer than TTL: the renewal must be seen to matter with margin on a busy machine
+    ttl_ms = int(ttl * 1000)
+    assert await store.lease("leader", "node-a", ttl_ms) is True
+    assert await store.lease("leader", "node-b", ttl_ms) is False  # held: refused, unchanged
+    assert await store.get("leader") == "node-a"
+    await timed.elapse(ttl / 2)
+    assert await store.lease("leader", "node-a", ttl_ms) is True  # renewed: a full TTL from now
+    await timed.elapse(ttl * 0.6)
+    assert await store.get("leader") == "node-a"  # past the first TTL, alive thanks to the renewal
+    await timed.elapse(ttl)
+    assert await store.get("leader") is None
+    assert await store.lease("leader", "node-b", ttl_ms) is True  # expired: free for another owner
+    assert await store.get("leader") == "node-b"
+
+
+async def test_lease_has_exactly_one_winner_among_20(store: Store) -> None:
+    results = await asyncio.gather(*(store.lease("race", f"node-{i}", 10_000) for i in range(20)))
+    assert results.count(True) == 1
+    winner = f"node-{results.index(True)}"
+    assert await store.get("race") == winner
+    assert await store.lease("race", winner, 10_000) is True
+
+
 async def test_incr_sets_the_ttl_only_when_it_creates_the_key(timed: Timed) -> None:
     store = timed.store
     assert await store.incr("quota", TTL) == 1
