@@ -91,6 +91,8 @@ class Config:
     allow_master_keys: bool = False
     event_handlers: dict[str, Any] = field(default_factory=dict)
     rate_limit_response_headers: str = "quotas"
+    enable_rate_limit_smoothing: bool = False
+    enforce_org_quotas: bool = False
     proxy_default_timeout: float = 30.0
     hide_generator_header: bool = False
     close_connections: bool = False

@@ -63,6 +63,12 @@ KEY_INACTIVE = "Key is inactive, please renew"
 KEY_EXPIRED = "Key has expired, please renew"
 RATE_LIMIT_EXCEEDED = "Rate Limit Exceeded"
 API_RATE_LIMIT_EXCEEDED = "API Rate Limit Exceeded"
+QUOTA_EXCEEDED = "Quota exceeded"
+ORG_DISABLED = "this organisation access has been disabled, please contact your API administrator"
+ORG_QUOTA_EXCEEDED = "This organisation quota has been exceeded, please contact your API administrator"
+ORG_RATE_LIMIT_EXCEEDED = (
+    "This organisation rate limit has been exceeded, please contact your API administrator"
+)
 STORE_PROBLEM = "there was a problem proxying the request"
 UPSTREAM_PROBLEM = "There was a problem proxying the request"
 UPSTREAM_DNS = "Upstream host lookup failed"

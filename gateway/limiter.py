@@ -18,10 +18,11 @@ from gateway.errors import StoreError
 
 
 class Limiter:
-    __slots__ = ("_items", "_strategy")
+    __slots__ = ("_items", "_storage", "_strategy")
 
     def __init__(self, storage: Any) -> None:
         self._strategy = MovingWindowRateLimiter(storage)
+        self._storage = storage
         self._items: dict[tuple[float, float], RateLimitItem] = {}
 
     def _item(self, rate: float, per: float) -> RateLimitItem:
@@ -36,12 +37,34 @@ class Limiter:
             self._items[(rate, per)] = item
         return item
 
-    async def hit(self, key: str, rate: float, per: float) -> bool:
-        """Record a request for `key` if the window has room; False means blocked (nothing recorded)."""
+    async def hit(self, key: str, rate: float, per: float, allowance: int | None = None) -> bool:
+        """Record a request for `key` if the window has room; False means blocked (nothing recorded).
+
+        `allowance` (smoothing) admits fewer than `rate` into the same window: the window stays keyed
+        by (rate, per), so its count does not depend on the allowance, which may change every request.
+        """
+        item = self._item(rate, per)
         try:
-            return bool(await self._strategy.hit(self._item(rate, per), key))
+            if allowance is None:
+                return bool(await self._strategy.hit(item, key))
+            # The moving-window storage API itself (what strategy.hit calls), with a smaller limit.
+            limit = max(0, min(allowance, item.amount))
+            return limit > 0 and bool(
+                await self._storage.acquire_entry(item.key_for(key), limit, item.get_expiry())
+            )
         except Exception as exc:  # limits and redis raise their own types; the chain sees one
             raise StoreError(f"rate limiter: {exc}") from exc
+
+    async def count(self, key: str, rate: float, per: float) -> int:
+        """Requests recorded in the current window of (rate, per) for `key` (smoothing's current rate)."""
+        item = self._item(rate, per)
+        try:
+            _, found = await self._storage.get_moving_window(
+                item.key_for(key), item.amount, item.get_expiry()
+            )
+        except Exception as exc:
+            raise StoreError(f"rate limiter: {exc}") from exc
+        return int(found)
 
     async def stats(self, key: str, rate: float, per: float) -> tuple[int, int]:
         """(remaining, reset unix seconds) of the window, for `rate_limits` response headers."""

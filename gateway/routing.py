@@ -81,10 +81,11 @@ class APIRoute:
         session = ctx.session
         if session is None:
             return _ZERO_QUOTA
+        limit = session.limit(self.spec.api_id)  # the per-API limit's figures when it has one (Tyk)
         return (
-            (b"x-ratelimit-limit", str(session.quota_max).encode()),
-            (b"x-ratelimit-remaining", str(session.quota_remaining).encode()),
-            (b"x-ratelimit-reset", str(session.quota_renews).encode()),
+            (b"x-ratelimit-limit", str(limit.quota_max).encode()),
+            (b"x-ratelimit-remaining", str(limit.quota_remaining).encode()),
+            (b"x-ratelimit-reset", str(limit.quota_renews).encode()),
         )
 
 

@@ -1,4 +1,5 @@
-"""Tyk's session object (a key's JSON) and where it lives: `apikey-<key or hash>` in the Store.
+"""Tyk's session object (a key's JSON) and where it lives: `apikey-<key or hash>` in the Store, and
+org sessions under `orgkey.<org>` (never hashed). Its limit parts are parsed in `session_limits`.
 
 `Session` parses and type-checks the fields the middleware reads and keeps the JSON it was given, so
 the REST API returns what was written. `SessionStore` names keys as Tyk does (hashed or raw) and loads,
@@ -9,110 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.keyhash import generate_token, hash_str, token_org
 from gateway.log import get_logger, redact_key
+from gateway.session_limits import Limit, Reader, Smoothing, check_smoothing
 from gateway.store.base import Store
 
 log = get_logger("sessions")
 
+__all__ = ["Limit", "Reader", "Session", "SessionStore", "Smoothing", "check_smoothing"]
+
 KEY_PREFIX = "apikey-"
 QUOTA_PREFIX = "quota-"
-
-
-class _Reader:
-    """Typed field access on one JSON object; a wrong type names the JSON path and the value.
-
-    JSON null reads as the zero value, as Go's decoder leaves the field untouched.
-    """
-
-    def __init__(self, where: str, path: str, obj: Mapping[str, Any]) -> None:
-        self.where, self.path, self.obj = where, path, obj
-
-    def fail(self, name: str, expected: str, value: Any) -> ConfigError:
-        shown = json.dumps(value, default=repr)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        return ConfigError(self.where, f"{self.path}.{name}: expected {expected}, got {shown}")
-
-    def number(self, name: str) -> float:
-        value = self.obj.get(name)
-        if value is None:
-            return 0.0
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(name, "a number", value)
-        return float(value)
-
-    def integer(self, name: str) -> int:
-        value = self.obj.get(name)
-        if value is None:
-            return 0
-        # Go refuses 1.5 (and 1.0) for an int64 field: so do we.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, "an integer", value)
-        return value
-
-    def flag(self, name: str) -> bool:
-        value = self.obj.get(name)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            raise self.fail(name, "a boolean", value)
-        return value
-
-    def text(self, name: str) -> str:
-        value = self.obj.get(name)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(name, "a string", value)
-        return value
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self.obj.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(name, "an object", value)
-        return value
-
-    def items(self, name: str) -> list[Any]:
-        value = self.obj.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(name, "a list", value)
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Limit:
-    """A per-API limit inside `access_rights`; only present when some figure is non-zero (Tyk's IsEmpty)."""
-
-    rate: float = 0.0
-    per: float = 0.0
-    quota_max: int = 0
-    quota_remaining: int = 0
-    quota_renews: int = 0
-    quota_renewal_rate: int = 0
-    throttle_interval: float = 0.0
-    throttle_retry_limit: int = 0
-
-    @classmethod
-    def parse(cls, r: _Reader) -> Limit | None:
-        limit = cls(
-            rate=r.number("rate"),
-            per=r.number("per"),
-            quota_max=r.integer("quota_max"),
-            quota_remaining=r.integer("quota_remaining"),
-            quota_renews=r.integer("quota_renews"),
-            quota_renewal_rate=r.integer("quota_renewal_rate"),
-            throttle_interval=r.number("throttle_interval"),
-            throttle_retry_limit=r.integer("throttle_retry_limit"),
-        )
-        return None if limit == cls() else limit
+ORG_PREFIX = "orgkey."  # org sessions: never hashed
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +38,7 @@ class AccessRight:
     limit: Limit | None = None
 
     @classmethod
-    def parse(cls, r: _Reader) -> AccessRight:
+    def parse(cls, r: Reader) -> AccessRight:
         versions = r.items("versions")
         for i, version in enumerate(versions):
             if not isinstance(version, str):
@@ -137,7 +50,7 @@ class AccessRight:
             versions=tuple(versions),
             allowed_urls=tuple(r.items("allowed_urls")),
             allowance_scope=r.text("allowance_scope"),
-            limit=Limit.parse(_Reader(r.where, f"{r.path}.limit", limit)) if limit else None,
+            limit=Limit.parse(Reader(r.where, f"{r.path}.limit", limit)) if limit else None,
         )
 
 
@@ -156,6 +69,7 @@ class Session:
     quota_renews: int = 0
     quota_renewal_rate: int = 0
     session_lifetime: int = 0  # seconds the stored key lives; 0 = for ever
+    own_limit: Limit = field(default_factory=Limit)  # the session-level figures, as a Limit
     access_rights: Mapping[str, AccessRight] = field(default_factory=dict)
     meta_data: Mapping[str, Any] = field(default_factory=dict)
     last_updated: str = ""
@@ -167,23 +81,25 @@ class Session:
         if not isinstance(raw, dict):
             shown = json.dumps(raw, default=repr)[:60]
             raise ConfigError(where, f"$: expected a session object, got {shown}")
-        r = _Reader(where, "$", raw)
+        r = Reader(where, "$", raw)
         rights: dict[str, AccessRight] = {}
         for api_id, entry in r.mapping("access_rights").items():
             if not isinstance(entry, dict):
-                raise _Reader(where, "$.access_rights", raw).fail(api_id, "an object", entry)
-            rights[api_id] = AccessRight.parse(_Reader(where, f"$.access_rights.{api_id}", entry))
+                raise Reader(where, "$.access_rights", raw).fail(api_id, "an object", entry)
+            rights[api_id] = AccessRight.parse(Reader(where, f"$.access_rights.{api_id}", entry))
+        own = Limit.read(r)
         return cls(
-            rate=r.number("rate"),
-            per=r.number("per"),
+            rate=own.rate,
+            per=own.per,
             expires=r.integer("expires"),
             is_inactive=r.flag("is_inactive"),
             org_id=r.text("org_id"),
-            quota_max=r.integer("quota_max"),
-            quota_remaining=r.integer("quota_remaining"),
-            quota_renews=r.integer("quota_renews"),
-            quota_renewal_rate=r.integer("quota_renewal_rate"),
+            quota_max=own.quota_max,
+            quota_remaining=own.quota_remaining,
+            quota_renews=own.quota_renews,
+            quota_renewal_rate=own.quota_renewal_rate,
             session_lifetime=r.integer("session_lifetime"),
+            own_limit=own,
             access_rights=rights,
             meta_data=r.mapping("meta_data"),
             last_updated=r.text("last_updated"),
@@ -201,10 +117,31 @@ class Session:
 
     def limit_for(self, api_id: str) -> tuple[float, float]:
         """(rate, per) for this API: a non-empty per-API `limit` overrides the session's own."""
+        limit = self.limit(api_id)
+        return limit.rate, limit.per
+
+    def limit(self, api_id: str) -> Limit:
+        """The limits that apply on this API: a non-empty per-API `limit`, else the session's own."""
         right = self.access_rights.get(api_id)
         if right is not None and right.limit is not None:
-            return right.limit.rate, right.limit.per
-        return self.rate, self.per
+            return right.limit
+        return self.own_limit
+
+    def quota_scope(self, api_id: str) -> str:
+        """Tyk's `allowance_scope`: a per-API limit may share a counter (`quota-<scope>-<key>`)."""
+        right = self.access_rights.get(api_id)
+        return right.allowance_scope if right is not None and right.limit is not None else ""
+
+    def with_quota(self, api_id: str, remaining: int, renews: int) -> Session:
+        """This session with the live quota figures written back, for the response headers. Cheap:
+        nothing is parsed again and `raw` is untouched (the REST API recomputes them from the counter)."""
+        right = self.access_rights.get(api_id)
+        if right is not None and right.limit is not None:
+            limit = replace(right.limit, quota_remaining=remaining, quota_renews=renews)
+            rights = {**self.access_rights, api_id: replace(right, limit=limit)}
+            return replace(self, access_rights=rights)
+        own = replace(self.own_limit, quota_remaining=remaining, quota_renews=renews)
+        return replace(self, own_limit=own, quota_remaining=remaining, quota_renews=renews)
 
 
 class SessionStore:
@@ -275,6 +212,28 @@ class SessionStore:
         except ValueError:
             return None
 
+    def quota_key(self, key: str, scope: str = "") -> str:
+        """The counter `reset_quota` and `used_quota` name: `quota-[<scope>-]<key or its hash>`."""
+        return QUOTA_PREFIX + (f"{scope}-" if scope else "") + self.key_hash(key)
+
+    async def org_raw(self, org_id: str) -> str | None:
+        """An org session's stored JSON text (`orgkey.<org>`), for a caller that caches the parse."""
+        return await self.store.get(ORG_PREFIX + org_id)
+
+    async def get_org(self, org_id: str) -> Session | None:
+        value = await self.org_raw(org_id)
+        return parse_stored(value, f"org {org_id}") if value is not None else None
+
+    async def save_org(self, org_id: str, session: Session) -> None:
+        ttl = session.session_lifetime if session.session_lifetime > 0 else None
+        await self.store.set(ORG_PREFIX + org_id, json.dumps(session.raw, separators=(",", ":")), ttl)
+
+    async def delete_org(self, org_id: str) -> bool:
+        return await self.store.delete(ORG_PREFIX + org_id)
+
+    async def list_orgs(self) -> list[str]:
+        return sorted(name[len(ORG_PREFIX) :] for name in await self.store.keys(ORG_PREFIX))
+
     async def list_keys(self, prefix: str = "") -> list[str]:
         """Stored key ids (hashes when hash_keys is on), optionally those starting with `prefix`."""
         found = await self.store.keys(KEY_PREFIX + prefix)
@@ -282,11 +241,14 @@ class SessionStore:
 
     async def _load(self, name: str, key: str) -> Session | None:
         value = await self.store.get(name)
-        if value is None:
-            return None
-        try:
-            return Session.from_json(json.loads(value), f"stored session {redact_key(key)}")
-        except (ValueError, RecursionError, ConfigError) as exc:
-            # Tyk treats an unreadable session as absent; say why once per lookup, key redacted.
-            log.warning("ignoring unreadable session for key %s: %s", redact_key(key), exc)
-            return None
+        return parse_stored(value, f"key {redact_key(key)}") if value is not None else None
+
+
+def parse_stored(value: str, what: str) -> Session | None:
+    """A stored session's JSON text parsed; None (logged, naming `what`) when it cannot be read."""
+    try:
+        return Session.from_json(json.loads(value), f"stored session of {what}")
+    except (ValueError, RecursionError, ConfigError) as exc:
+        # Tyk treats an unreadable session as absent; say why once per lookup, key redacted.
+        log.warning("ignoring unreadable session of %s: %s", what, exc)
+        return None

@@ -33,6 +33,16 @@ def test_defaults_for_an_empty_file(tmp_path: Path) -> None:
     assert (cfg.listen_port, cfg.min_token_length, cfg.hash_keys) == (8080, 3, False)
     assert cfg.app_path == str(tmp_path / "apps")
     assert cfg.rate_limit_response_headers == "quotas"
+    assert (cfg.enforce_org_quotas, cfg.enable_rate_limit_smoothing) == (False, False)
+
+
+def test_org_quotas_and_smoothing_switches(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(tmp_path, {"enforce_org_quotas": True}), {"TYK_GW_ENABLERATELIMITSMOOTHING": "true"}
+    )
+    assert (cfg.enforce_org_quotas, cfg.enable_rate_limit_smoothing) == (True, True)
+    with pytest.raises(ConfigError, match='"enforce_org_quotas"'):
+        config.load(write(tmp_path, {"enforce_org_quotas": "yes"}), {})
 
 
 def test_a_full_tyk_conf_with_unknown_keys_loads(tmp_path: Path) -> None:

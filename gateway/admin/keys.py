@@ -21,7 +21,7 @@ from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, TokenMeta
 from gateway.log import get_logger, redact_key
-from gateway.sessions import Session
+from gateway.sessions import Session, check_smoothing
 
 log = get_logger("admin")
 
@@ -32,7 +32,9 @@ LISTING_DISABLED = "Hashed key listing is disabled in config (enable_hashed_keys
 
 def _session(body: dict[str, Any]) -> Session:
     try:
-        return Session.from_json(body, "request body")
+        session = Session.from_json(body, "request body")
+        check_smoothing(body, "request body")
+        return session
     except ConfigError as exc:
         # Tyk answers a wrongly typed field with its generic 400; the reason goes to the log.
         log.warning("refused a key body: %s", exc.reason)

@@ -13,6 +13,8 @@ from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
 from gateway.chain.key_expiry import KeyExpiry
+from gateway.chain.org_limits import OrgLimits
+from gateway.chain.quota import KeyQuota
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
 from gateway.context import RequestContext
 
@@ -29,7 +31,15 @@ class Middleware(Protocol):
 
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far.
-ORDER: tuple[type[Middleware], ...] = (AuthToken, KeyExpiry, AccessRights, KeyRateLimit, APIRateLimit)
+ORDER: tuple[type[Middleware], ...] = (
+    OrgLimits,
+    AuthToken,
+    KeyExpiry,
+    AccessRights,
+    KeyRateLimit,
+    KeyQuota,  # with KeyRateLimit, Tyk's RateLimitAndQuotaCheck: rate first, then quota
+    APIRateLimit,
+)
 
 
 def build(spec: APISpec) -> tuple[Middleware, ...]:

@@ -4,6 +4,7 @@ API-level limit (Classic `global_rate_limit`, OAS `upstream.rateLimit`), both on
 A blocked request fires RatelimitExceeded and gets Tyk's 429 (`Rate Limit Exceeded` for a key,
 `API Rate Limit Exceeded` for the API). With `rate_limit_response_headers: rate_limits` the window's
 figures go out as X-RateLimit-* headers, 429s included; the default (`quotas`) is the app's business.
+With `enable_rate_limit_smoothing` a key's valid `smoothing` block lowers the limit (chain.smoothing).
 """
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
+from gateway.chain.smoothing import allowance
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta
+from gateway.sessions import Smoothing
 
 
-async def _limit(ctx: RequestContext, ident: str, rate: float, per: float) -> bool:
+async def _limit(
+    ctx: RequestContext, ident: str, rate: float, per: float, smoothing: Smoothing | None = None
+) -> bool:
     """One limiter hit; False when blocked. Adds the rate_limits headers when configured."""
     limiter = ctx.services.limiter
     try:
-        allowed = await limiter.hit(ident, rate, per)
+        # Smoothing first: its events fire even when this request is then blocked (Tyk).
+        limit = await allowance(ctx, ident, rate, per, smoothing) if smoothing is not None else None
+        allowed = await limiter.hit(ident, rate, per, limit)
         # Tyk adds the API-level figures only when the key-level ones are absent.
         if ctx.services.config.rate_limit_response_headers == "rate_limits" and not ctx.response_headers:
             remaining, reset = await limiter.stats(ident, rate, per)
@@ -50,13 +57,15 @@ class KeyRateLimit:
         session = ctx.session
         if session is None:
             return
-        rate, per = session.limit_for(self.api_id)
+        limit = session.limit(self.api_id)
+        rate, per = limit.rate, limit.per
         if rate <= 0 or per <= 0:
             return
+        smoothing = limit.smoothing if ctx.services.config.enable_rate_limit_smoothing else None
         sessions = ctx.services.sessions
         # The limiter key never holds a raw key when hash_keys is on (it may live in a shared Redis).
         ident = "rate-limit-" + (sessions.key_hash(ctx.key) if ctx.services.config.hash_keys else ctx.key)
-        if not await _limit(ctx, ident, rate, per):
+        if not await _limit(ctx, ident, rate, per, smoothing):
             meta = RatelimitExceededMeta(RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.RatelimitExceeded, meta)
             raise Reject(429, RATE_LIMIT_EXCEEDED, tuple(ctx.response_headers))

@@ -45,6 +45,15 @@ class Store(Protocol):
         """Atomically increment; when the key is created, give it `ttl` seconds (None = none)."""
         ...
 
+    async def incr_window(self, key: str, period: float) -> tuple[int, float]:
+        """Tyk's quota counter in one atomic step: (count after this increment, seconds until reset or 0).
+
+        A key with a TTL is in its period and is incremented. A missing key, or one without a TTL, is
+        incremented with no expiry when `period` <= 0 (it never resets); otherwise a new period starts
+        at 1, expiring after `period` seconds.
+        """
+        ...
+
     def rate_limit_storage(self) -> Any:
         """A `limits.aio.storage.Storage` on the same backend, for the moving-window limiter."""
         ...

@@ -111,12 +111,23 @@ class MemoryStore:
         if current is None:
             value, deadline = 1, (now + ttl if ttl is not None and ttl > 0 else None)
         else:
-            # Redis's rule: only a canonical integer ("5", not " 5", "+5" or "05") can be incremented.
-            if not (current.removeprefix("-").isdecimal() and str(int(current)) == current):
-                raise StoreError(f"embedded store: {key!r} does not hold an integer")
-            value, deadline = int(current) + 1, self._deadlines.get(key)
+            value, deadline = self._integer(key, current) + 1, self._deadlines.get(key)
         self._commit(key, str(value), deadline)
         return value
+
+    async def incr_window(self, key: str, period: float) -> tuple[int, float]:
+        now = self._tick()
+        current = self._values.get(key)
+        deadline = self._deadlines.get(key)
+        if current is not None and deadline is not None:
+            value = self._integer(key, current) + 1
+        elif period <= 0:
+            value = (self._integer(key, current) if current is not None else 0) + 1
+        else:
+            value, deadline = 1, now + period
+        # Journalled like any change, so quota counters and their periods survive a restart.
+        self._commit(key, str(value), deadline)
+        return value, (deadline - now if deadline is not None else 0.0)
 
     def rate_limit_storage(self) -> Any:
         if self._limits is None:
@@ -159,6 +170,13 @@ class MemoryStore:
             else:
                 heapq.heappush(heap, (deadline, key))
         return now
+
+    @staticmethod
+    def _integer(key: str, current: str) -> int:
+        # Redis's rule: only a canonical integer ("5", not " 5", "+5" or "05") can be incremented.
+        if not (current.removeprefix("-").isdecimal() and str(int(current)) == current):
+            raise StoreError(f"embedded store: {key!r} does not hold an integer")
+        return int(current)
 
     def _commit(self, key: str, value: str | None, deadline: float | None) -> None:
         """Journal one change, then apply it: what a reader saw is never missing from the file."""

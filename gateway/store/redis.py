@@ -25,6 +25,8 @@ from gateway.errors import StoreError
 INCR_EXPIRE = files("gateway.store").joinpath("lua/incr_expire.lua").read_text(encoding="utf-8")
 # Take a key when absent or extend it when ours, in one step: no other gateway can slip in between.
 LEASE = files("gateway.store").joinpath("lua/lease.lua").read_text(encoding="utf-8")
+# Tyk's quota step (read the TTL, INCR or start a new period) as one script: no lock, no race.
+INCR_WINDOW = files("gateway.store").joinpath("lua/incr_window.lua").read_text(encoding="utf-8")
 # SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
 _GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 DEFAULT_TIMEOUT = 5.0
@@ -57,6 +59,7 @@ class RedisStore:
         self._client = aioredis.Redis(connection_pool=self._pool)
         self._incr = self._client.register_script(INCR_EXPIRE)
         self._lease = self._client.register_script(LEASE)
+        self._incr_window = self._client.register_script(INCR_WINDOW)
         self._limits: RedisStorage | None = None
 
     @contextmanager
@@ -96,6 +99,12 @@ class RedisStore:
         ttl_ms = _ms(ttl) if ttl is not None and ttl > 0 else 0
         with self._errors():
             return int(await self._incr(keys=[key], args=[ttl_ms]))
+
+    async def incr_window(self, key: str, period: float) -> tuple[int, float]:
+        period_ms = _ms(period) if period > 0 else 0
+        with self._errors():
+            count, reset_ms = await self._incr_window(keys=[key], args=[period_ms])
+        return int(count), int(reset_ms) / 1000
 
     def rate_limit_storage(self) -> Any:
         if self._limits is None:

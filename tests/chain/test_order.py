@@ -19,20 +19,26 @@ def spec(**kw: object) -> APISpec:
 
 def test_order_is_tyks() -> None:
     assert [m.name for m in chain.ORDER] == [
+        "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
         "auth",
         "key_expiry",
         "access_rights",
         "key_rate_limit",
+        "quota",  # RateLimitAndQuotaCheck: the rate limit, then the quota
         "api_rate_limit",
     ]
 
 
 def test_a_keyless_api_without_limits_has_an_empty_chain() -> None:
-    assert chain.build(spec()) == ()
+    assert chain.build(spec(org_id="")) == ()
+
+
+def test_an_api_with_an_org_gets_the_org_limits() -> None:
+    assert [m.name for m in chain.build(spec())] == ["org_limits"]
 
 
 def test_enabled_middleware_per_api() -> None:
     keyless_limited = chain.build(spec(rate_limit=RateSpec(2, 10)))
-    assert [m.name for m in keyless_limited] == ["api_rate_limit"]
-    keyed = chain.build(spec(auth=AuthTokenSpec()))
-    assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit"]
+    assert [m.name for m in keyless_limited] == ["org_limits", "api_rate_limit"]
+    keyed = chain.build(spec(org_id="", auth=AuthTokenSpec()))
+    assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit", "quota"]

@@ -1,0 +1,61 @@
+"""Key quota middleware (the quota half of Tyk's RateLimitAndQuotaCheck): `quota_max` requests per
+`quota_renewal_rate` seconds, from the per-API `access_rights[..].limit` when present, else the session.
+
+One atomic store step per request (`Store.incr_window`) on `quota-[<scope>-]<key or hash>`, the counter
+the REST API resets and reads. Blocked requests count too (Tyk). A refusal fires QuotaExceeded and is
+403 `Quota exceeded`; store outages follow `chain.policy`. It must not touch the rate limiter.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from gateway.apidef.model import APISpec
+from gateway.chain.policy import store_failure
+from gateway.context import RequestContext, Services
+from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
+from gateway.events.catalog import Event, QuotaExceededMeta
+
+QUOTA_EVENT_MESSAGE = "Key Quota Limit Exceeded"
+
+
+async def count(services: Services, key: str, quota_max: int, renewal_rate: float) -> tuple[int, int]:
+    """Count one request against a quota counter: (remaining, renews as Unix seconds or 0).
+
+    The caller blocks when remaining < 0: exactly `quota_max` requests pass in a period.
+    """
+    used, reset = await services.store.incr_window(key, renewal_rate)
+    return quota_max - used, int(services.clock() + reset) if reset > 0 else 0
+
+
+class KeyQuota:
+    name: ClassVar[str] = "quota"
+
+    def __init__(self, spec: APISpec) -> None:
+        self.api_id = spec.api_id
+
+    @staticmethod
+    def enabled(spec: APISpec) -> bool:
+        return spec.auth is not None
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        session = ctx.session
+        if session is None:
+            return
+        limit = session.limit(self.api_id)
+        if limit.quota_max <= 0:  # Tyk: 0 and -1 alike mean unlimited
+            return
+        services = ctx.services
+        key = services.sessions.quota_key(ctx.key, session.quota_scope(self.api_id))
+        try:
+            remaining, renews = await count(services, key, limit.quota_max, limit.quota_renewal_rate)
+        except StoreError as exc:
+            store_failure(ctx, exc, "quota counting")
+            return
+        # Written back for the `quotas` response headers; the stored session is not rewritten (GET
+        # /tyk/keys recomputes quota_remaining from the counter).
+        ctx.session = session.with_quota(self.api_id, max(0, remaining), renews or limit.quota_renews)
+        if remaining < 0:
+            meta = QuotaExceededMeta(QUOTA_EVENT_MESSAGE, path=ctx.path, origin=ctx.origin, key=ctx.key)
+            ctx.fire(Event.QuotaExceeded, meta)
+            raise Reject(403, QUOTA_EXCEEDED)
