@@ -106,6 +106,7 @@ class Gateway:
         if not self.started:
             return
         self.started = False
+        self._table.close()
         await self.bus.stop()
         await self._http.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
@@ -136,7 +137,8 @@ class Gateway:
             active = [s for s in result.specs if s.active]
             table = RouteTable(APIRoute(spec, self.services) for spec in active)
             self.bus.set_routes(routes)
-            self._table, self._specs = table, result.specs
+            old, self._table, self._specs = self._table, table, result.specs
+            old.close()  # the replaced routes' breakers start afresh; their timers must not fire
             log.info("loaded %d APIs (%d skipped)", len(result.specs), len(result.skipped))
 
     def _gateway_handler_specs(self) -> Sequence[Any]:

@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import breakers, features
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -60,6 +60,7 @@ def parse(raw: Any, where: str) -> APISpec:
             "enabled",
             f"{X}.upstream.preserveHostHeader",
         ),
+        breakers=breakers.oas(r, doc, ext),
         source=where,
         format="oas",
         ignored=features.oas(r, ext, info, server, upstream),

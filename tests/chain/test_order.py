@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -24,6 +24,7 @@ def test_order_is_tyks() -> None:
         "access_rights",
         "key_rate_limit",
         "api_rate_limit",
+        "circuit_breaker",
     ]
 
 
@@ -36,3 +37,10 @@ def test_enabled_middleware_per_api() -> None:
     assert [m.name for m in keyless_limited] == ["api_rate_limit"]
     keyed = chain.build(spec(auth=AuthTokenSpec()))
     assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit"]
+
+
+def test_only_breakers_want_the_proxy_outcome() -> None:
+    assert chain.responders(chain.build(spec(auth=AuthTokenSpec(), rate_limit=RateSpec(2, 10)))) == ()
+    guarded = chain.build(spec(rate_limit=RateSpec(2, 10), breakers=(BreakerSpec("/x", "GET", 0.5, 1, 1.0),)))
+    assert [m.name for m in guarded] == ["api_rate_limit", "circuit_breaker"]
+    assert chain.responders(guarded) == (guarded[1],)
