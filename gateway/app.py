@@ -110,6 +110,7 @@ class Gateway:
             return
         self.started = False
         await self.uptime.stop()  # before the bus: its last events are still delivered
+        self._table.close()
         await self.bus.stop()
         await self._http.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
@@ -140,7 +141,8 @@ class Gateway:
             active = [s for s in result.specs if s.active]
             table = RouteTable(APIRoute(spec, self.services) for spec in active)
             self.bus.set_routes(routes)
-            self._table, self._specs = table, result.specs
+            old, self._table, self._specs = self._table, table, result.specs
+            old.close()  # the replaced routes' breakers start afresh; their timers must not fire
             self.uptime.set_specs(active)
             log.info("loaded %d APIs (%d skipped)", len(result.specs), len(result.skipped))
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from gateway import balancer, chain
 from gateway.apidef.model import APISpec
 from gateway.context import RequestContext, Services
-from gateway.errors import Reject
+from gateway.errors import Reject, UpstreamError
 from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 
 # Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
@@ -20,12 +20,11 @@ _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (
 
 
 class APIRoute:
-    __slots__ = ("balancer", "chain", "domain", "prefix", "services", "spec")
-
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
         self.services = services
         self.chain = chain.build(spec)
+        self.after = chain.responders(self.chain)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
         # None (the common case) proxies to spec.target_url; a balancer picks among proxy.target_list.
@@ -72,8 +71,24 @@ class APIRoute:
             timeout=self.services.config.proxy_default_timeout,
             extra_response_headers=self._response_headers(ctx),
         )
-        await self.services.upstream.forward(request, receive, send)
+        if not self.after:
+            await self.services.upstream.forward(request, receive, send)
+            return None
+        status: int | None = None  # stays None when the proxy step is abandoned (cancelled, crashed)
+        try:
+            status = await self.services.upstream.forward(request, receive, send)
+        except UpstreamError as exc:
+            status = exc.status
+            raise
+        finally:
+            for hook in self.after:
+                hook.on_response(ctx, status)
         return None
+
+    def close(self) -> None:
+        """Cancel what the chain runs in the background (breaker reset timers): on reload and stop."""
+        for hook in self.after:
+            hook.close()
 
     def _response_headers(self, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
         if self.services.config.rate_limit_response_headers == "rate_limits":
@@ -104,6 +119,10 @@ class RouteTable:
         order = lambda r: (-len(r.prefix), not r.spec.domain)  # noqa: E731
         self._by_segment = {k: sorted(v, key=order) for k, v in by_segment.items()}
         self._catch_all = sorted(catch_all, key=order)
+
+    def close(self) -> None:
+        for route in self.routes:
+            route.close()
 
     def match(self, host: str, path: str) -> APIRoute | None:
         for candidates in (self._by_segment.get(_first_segment(path), ()), self._catch_all):

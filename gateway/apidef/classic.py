@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import features, uptime
+from gateway.apidef import breakers, features, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -47,6 +47,7 @@ def parse(raw: Any, where: str) -> APISpec:
         event_handlers=_handlers(r, doc),
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
         uptime=uptime.classic(r, doc, proxy),
+        breakers=breakers.classic(r, doc),
         source=where,
         format="classic",
         ignored=features.classic(r, doc),

@@ -62,6 +62,9 @@ VERSION_FEATURES = (
 # OAS sections never named as ignored: oas.py reads them, they are checked here as restrictions, or they
 # are analytics and plugin plumbing that change nothing this gateway serves.
 QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", "skipQuotaReset"})
+# Implemented features: Classic extended_paths keys and OAS middleware features read by their own modules.
+PATHS_READ = frozenset({"circuit_breakers"})
+MIDDLEWARE_READ = frozenset({"circuitBreaker"})
 UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing"})
 SERVER_READ = frozenset(
     {
@@ -100,7 +103,7 @@ def classic(r: Reader, doc: dict[str, Any]) -> tuple[str, ...]:
         section = "extended_paths" if version.get("use_extended_paths") is True else "paths"
         block = version.get(section)
         for key, entries in block.items() if isinstance(block, dict) else ():
-            if not switched_on(entries):
+            if not switched_on(entries) or (section == "extended_paths" and key in PATHS_READ):
                 continue
             label = f"version_data.versions.{name}.{section}.{key}"
             if key in RESTRICTING_PATHS:
@@ -142,7 +145,7 @@ def oas(
         scopes = {"": entries} if group == "global" else entries
         for name, settings in scopes.items() if isinstance(scopes, dict) else ():
             for feature, value in settings.items() if isinstance(settings, dict) else ():
-                if feature in QUIET or not _feature_on(value):
+                if feature in QUIET or feature in MIDDLEWARE_READ or not _feature_on(value):
                     continue
                 label = ".".join(p for p in ("middleware", group, name, feature) if p)
                 if feature in ("allow", "block"):

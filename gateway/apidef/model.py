@@ -6,6 +6,7 @@ re-validates on the request path. Pure data: this module imports nothing from th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,26 @@ class UptimeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class BreakerSpec:
+    """One circuit breaker (Classic `extended_paths.circuit_breakers[]`, OAS operation `circuitBreaker`).
+
+    `path` is the pattern as configured (Tyk puts it in the events' `.Meta.Path`); it is matched against
+    the request path relative to the listen path. `threshold` is a fraction (0.5 = half the samples).
+    """
+
+    path: str
+    method: str  # upper case
+    threshold: float
+    samples: int
+    return_to_service_after: float  # seconds after a trip until an unconditional reset
+    half_open: bool = True
+
+    def regex(self) -> re.Pattern[str]:
+        """Tyk's path pattern as a regex anchored at the start: `{name}` matches one path segment."""
+        return re.compile("^" + re.sub(r"\{[^/{}]*\}", "[^/]+", self.path))
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -96,6 +117,7 @@ class APISpec:
     event_handlers: tuple[HandlerSpec, ...] = ()
     preserve_host_header: bool = False
     uptime: UptimeSpec = UptimeSpec()
+    breakers: tuple[BreakerSpec, ...] = ()
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load

@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import features, uptime
+from gateway.apidef import breakers, features, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -61,6 +61,7 @@ def parse(raw: Any, where: str) -> APISpec:
             f"{X}.upstream.preserveHostHeader",
         ),
         uptime=uptime.oas(r, upstream),
+        breakers=breakers.oas(r, doc, ext),
         source=where,
         format="oas",
         ignored=features.oas(r, ext, info, server, upstream),

@@ -1,17 +1,19 @@
 """The middleware chain: ORDER (the one ordered tuple) and the per-API chain built from it at load.
 
 Each middleware class has `enabled(spec)` (decided once, at load) and `async on_request(ctx)`, which
-returns None to go on or raises Reject after firing its event. The store-outage policy lives here,
+returns None to go on or raises Reject after firing its event; one that must see the proxy's outcome
+also has `on_response` and `close` (ResponseHook). The store-outage policy lives here,
 in `store_failure`, so every limiting middleware fails open or closed the same way.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
+from gateway.chain.circuit_breaker import CircuitBreaker
 from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.org_limits import OrgLimits
 from gateway.chain.quota import KeyQuota
@@ -30,7 +32,16 @@ class Middleware(Protocol):
     async def on_request(self, ctx: RequestContext) -> None: ...
 
 
-# Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far.
+@runtime_checkable
+class ResponseHook(Protocol):
+    def on_response(self, ctx: RequestContext, status: int | None) -> None:
+        """After the proxy step: the status sent to the client (an UpstreamError's too), None if aborted."""
+
+    def close(self) -> None:
+        """The API's routes were replaced or the gateway stops: cancel any timers."""
+
+
+# Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker sits at the proxy.
 ORDER: tuple[type[Middleware], ...] = (
     OrgLimits,
     AuthToken,
@@ -39,12 +50,18 @@ ORDER: tuple[type[Middleware], ...] = (
     KeyRateLimit,
     KeyQuota,  # with KeyRateLimit, Tyk's RateLimitAndQuotaCheck: rate first, then quota
     APIRateLimit,
+    CircuitBreaker,
 )
 
 
 def build(spec: APISpec) -> tuple[Middleware, ...]:
     """The enabled middleware of one API, in ORDER; an API with none proxies straight through."""
     return tuple(m(spec) for m in ORDER if m.enabled(spec))
+
+
+def responders(chain: tuple[Middleware, ...]) -> tuple[ResponseHook, ...]:
+    """The steps that want the proxy's outcome, last first; empty (and free) for most APIs."""
+    return tuple(m for m in reversed(chain) if isinstance(m, ResponseHook))
 
 
 async def run(chain: tuple[Middleware, ...], ctx: RequestContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -26,6 +26,7 @@ def test_order_is_tyks() -> None:
         "key_rate_limit",
         "quota",  # RateLimitAndQuotaCheck: the rate limit, then the quota
         "api_rate_limit",
+        "circuit_breaker",
     ]
 
 
@@ -42,3 +43,12 @@ def test_enabled_middleware_per_api() -> None:
     assert [m.name for m in keyless_limited] == ["org_limits", "api_rate_limit"]
     keyed = chain.build(spec(org_id="", auth=AuthTokenSpec()))
     assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit", "quota"]
+
+
+def test_only_breakers_want_the_proxy_outcome() -> None:
+    assert chain.responders(chain.build(spec(auth=AuthTokenSpec(), rate_limit=RateSpec(2, 10)))) == ()
+    guarded = chain.build(
+        spec(org_id="", rate_limit=RateSpec(2, 10), breakers=(BreakerSpec("/x", "GET", 0.5, 1, 1.0),))
+    )
+    assert [m.name for m in guarded] == ["api_rate_limit", "circuit_breaker"]
+    assert chain.responders(guarded) == (guarded[1],)
