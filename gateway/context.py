@@ -25,6 +25,8 @@ from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 
 if TYPE_CHECKING:
+    import httpx
+
     from gateway.proxy import Receive, Scope, Upstream
 
 
@@ -37,6 +39,7 @@ class Services:
     bus: EventBus
     upstream: Upstream
     clock: Callable[[], float] = time.time
+    oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app.py owns it)
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
 

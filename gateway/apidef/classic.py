@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import features, upstream_auth
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -46,6 +46,7 @@ def parse(raw: Any, where: str) -> APISpec:
         rate_limit=_rate_limit(r, doc),
         event_handlers=_handlers(r, doc),
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
+        upstream_oauth=upstream_auth.classic(r, doc),
         source=where,
         format="classic",
         ignored=features.classic(r, doc),

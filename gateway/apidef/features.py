@@ -45,6 +45,7 @@ FEATURES = (
     ("request_signing", "request_signing.is_enabled", ""),
     ("upstream_certificates", "upstream_certificates", "upstream_certificates_disabled"),
     ("pinned_public_keys", "pinned_public_keys", "certificate_pinning_disabled"),
+    ("upstream_auth.basic_auth", "upstream_auth.basic_auth.enabled", ""),
 )
 VERSION_FEATURES = (
     "global_headers",
@@ -58,7 +59,7 @@ VERSION_FEATURES = (
 # OAS sections never named as ignored: oas.py reads them, they are checked here as restrictions, or they
 # are analytics and plugin plumbing that change nothing this gateway serves.
 QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", "skipQuotaReset"})
-UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader"})
+UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader", "authentication"})
 SERVER_READ = frozenset(
     {
         "listenPath",
@@ -132,6 +133,9 @@ def oas(
         found.extend(
             f"{section}.{key}" for key, value in block.items() if key not in known and _feature_on(value)
         )
+    # Upstream OAuth is read by upstream_auth.py; upstream basic auth is not implemented.
+    if _feature_on(dig(upstream, "authentication.basicAuth")):
+        found.append("upstream.authentication.basicAuth")
     middleware = ext.get("middleware")
     for group, entries in middleware.items() if isinstance(middleware, dict) else ():
         # `global` holds features directly; `operations`, `mcpTools`, ... hold them per operation or tool.

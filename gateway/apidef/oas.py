@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import features, upstream_auth
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -60,6 +60,7 @@ def parse(raw: Any, where: str) -> APISpec:
             "enabled",
             f"{X}.upstream.preserveHostHeader",
         ),
+        upstream_oauth=upstream_auth.oas(r, upstream),
         source=where,
         format="oas",
         ignored=features.oas(r, ext, info, server, upstream),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec, UpstreamOAuthSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -24,6 +24,7 @@ def test_order_is_tyks() -> None:
         "access_rights",
         "key_rate_limit",
         "api_rate_limit",
+        "upstream_oauth",
     ]
 
 
@@ -36,3 +37,10 @@ def test_enabled_middleware_per_api() -> None:
     assert [m.name for m in keyless_limited] == ["api_rate_limit"]
     keyed = chain.build(spec(auth=AuthTokenSpec()))
     assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit"]
+
+
+def test_upstream_oauth_runs_last_after_the_api_rate_limit() -> None:
+    oauth = UpstreamOAuthSpec(grant="clientCredentials", client_id="c", token_url="http://127.0.0.1:1/t")
+    built = chain.build(spec(auth=AuthTokenSpec(), rate_limit=RateSpec(2, 10), upstream_oauth=oauth))
+    assert [m.name for m in built][-2:] == ["api_rate_limit", "upstream_oauth"]
+    assert [m.name for m in chain.build(spec(upstream_oauth=oauth))] == ["upstream_oauth"]
