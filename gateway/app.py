@@ -39,6 +39,8 @@ log = get_logger("app")
 
 # Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
 WEBHOOK_TIMEOUT = 30.0
+# Tyk's upstream OAuth token client: 15 s.
+OAUTH_TIMEOUT = 15.0
 
 
 class Gateway:
@@ -76,6 +78,7 @@ class Gateway:
             await upstream.start()
             self._upstream = upstream
         self._http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
+        self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
         self._deps = HandlerDeps(
             store=self.store,
             http=self._http,
@@ -92,6 +95,7 @@ class Gateway:
             bus=self.bus,
             upstream=self._upstream,
             clock=self._clock,
+            oauth_http=self._oauth_http,
         )
         self._errors = ErrorPages(cfg.template_path)
         self._admin = build_admin(self)
@@ -113,6 +117,7 @@ class Gateway:
         self._table.close()
         await self.bus.stop()
         await self._http.aclose()
+        await self._oauth_http.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
             await self._upstream.close()
         await self.store.close()

@@ -26,6 +26,8 @@ from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 
 if TYPE_CHECKING:
+    import httpx
+
     from gateway.proxy import Receive, Scope, Upstream
 
 
@@ -39,6 +41,7 @@ class Services:
     upstream: Upstream
     clock: Callable[[], float] = time.time
     down_hosts: DownHosts = field(default_factory=DownHosts)  # refreshed by the uptime checker
+    oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app.py owns it)
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import breakers, features, uptime
+from gateway.apidef import breakers, features, upstream_auth, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -48,6 +48,7 @@ def parse(raw: Any, where: str) -> APISpec:
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
         uptime=uptime.classic(r, doc, proxy),
         breakers=breakers.classic(r, doc),
+        upstream_oauth=upstream_auth.classic(r, doc),
         source=where,
         format="classic",
         ignored=features.classic(r, doc),

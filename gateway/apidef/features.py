@@ -49,6 +49,7 @@ FEATURES = (
     ("request_signing", "request_signing.is_enabled", ""),
     ("upstream_certificates", "upstream_certificates", "upstream_certificates_disabled"),
     ("pinned_public_keys", "pinned_public_keys", "certificate_pinning_disabled"),
+    ("upstream_auth.basic_auth", "upstream_auth.basic_auth.enabled", ""),
 )
 VERSION_FEATURES = (
     "global_headers",
@@ -65,7 +66,9 @@ QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", 
 # Implemented features: Classic extended_paths keys and OAS middleware features read by their own modules.
 PATHS_READ = frozenset({"circuit_breakers"})
 MIDDLEWARE_READ = frozenset({"circuitBreaker"})
-UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing"})
+UPSTREAM_READ = frozenset(
+    {"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing", "authentication"}
+)
 SERVER_READ = frozenset(
     {
         "listenPath",
@@ -139,6 +142,9 @@ def oas(
         found.extend(
             f"{section}.{key}" for key, value in block.items() if key not in known and _feature_on(value)
         )
+    # Upstream OAuth is read by upstream_auth.py; upstream basic auth is not implemented.
+    if _feature_on(dig(upstream, "authentication.basicAuth")):
+        found.append("upstream.authentication.basicAuth")
     middleware = ext.get("middleware")
     for group, entries in middleware.items() if isinstance(middleware, dict) else ():
         # `global` holds features directly; `operations`, `mcpTools`, ... hold them per operation or tool.

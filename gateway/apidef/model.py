@@ -103,6 +103,24 @@ class BreakerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamOAuthSpec:
+    """Upstream OAuth (Classic `upstream_auth.oauth`, OAS `upstream.authentication.oauth`): the gateway
+    fetches a token with one grant and sends it upstream as `<header_name>: Bearer <token>`."""
+
+    grant: str  # "clientCredentials" or "password" (Tyk's allowed_authorize_types value)
+    client_id: str
+    token_url: str  # absolute http(s) URL
+    # Secrets stay out of repr(): a spec may be logged.
+    client_secret: str = field(default="", repr=False)
+    scopes: tuple[str, ...] = ()
+    username: str = ""  # password grant only
+    password: str = field(default="", repr=False)
+    method: str = ""  # "client_secret_basic", "client_secret_post", "" = auto (header, then body)
+    header_name: str = "Authorization"
+    extra_metadata: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -118,6 +136,7 @@ class APISpec:
     preserve_host_header: bool = False
     uptime: UptimeSpec = UptimeSpec()
     breakers: tuple[BreakerSpec, ...] = ()
+    upstream_oauth: UpstreamOAuthSpec | None = None
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load

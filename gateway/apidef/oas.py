@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import breakers, features, uptime
+from gateway.apidef import breakers, features, upstream_auth, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -62,6 +62,7 @@ def parse(raw: Any, where: str) -> APISpec:
         ),
         uptime=uptime.oas(r, upstream),
         breakers=breakers.oas(r, doc, ext),
+        upstream_oauth=upstream_auth.oas(r, upstream),
         source=where,
         format="oas",
         ignored=features.oas(r, ext, info, server, upstream),

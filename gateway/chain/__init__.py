@@ -18,6 +18,7 @@ from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.org_limits import OrgLimits
 from gateway.chain.quota import KeyQuota
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
+from gateway.chain.upstream_auth import UpstreamOAuth
 from gateway.context import RequestContext
 
 
@@ -50,6 +51,7 @@ ORDER: tuple[type[Middleware], ...] = (
     KeyRateLimit,
     KeyQuota,  # with KeyRateLimit, Tyk's RateLimitAndQuotaCheck: rate first, then quota
     APIRateLimit,
+    UpstreamOAuth,
     CircuitBreaker,
 )
 

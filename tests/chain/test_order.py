@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec, UpstreamOAuthSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -26,6 +26,7 @@ def test_order_is_tyks() -> None:
         "key_rate_limit",
         "quota",  # RateLimitAndQuotaCheck: the rate limit, then the quota
         "api_rate_limit",
+        "upstream_oauth",
         "circuit_breaker",
     ]
 
@@ -52,3 +53,12 @@ def test_only_breakers_want_the_proxy_outcome() -> None:
     )
     assert [m.name for m in guarded] == ["api_rate_limit", "circuit_breaker"]
     assert chain.responders(guarded) == (guarded[1],)
+
+
+def test_upstream_oauth_runs_last_after_the_api_rate_limit() -> None:
+    oauth = UpstreamOAuthSpec(grant="clientCredentials", client_id="c", token_url="http://127.0.0.1:1/t")
+    built = chain.build(
+        spec(org_id="", auth=AuthTokenSpec(), rate_limit=RateSpec(2, 10), upstream_oauth=oauth)
+    )
+    assert [m.name for m in built][-2:] == ["api_rate_limit", "upstream_oauth"]
+    assert [m.name for m in chain.build(spec(org_id="", upstream_oauth=oauth))] == ["upstream_oauth"]
