@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
+from gateway.cert_registry import CertRegistry
 from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
@@ -39,6 +40,8 @@ class Services:
     clock: Callable[[], float] = time.time
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
+    # The certificates each API uses (mutual TLS, upstream), swapped in on every load.
+    certs: CertRegistry = field(default_factory=CertRegistry)
 
 
 class RequestContext:

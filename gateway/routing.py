@@ -20,7 +20,7 @@ _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (
 
 
 class APIRoute:
-    __slots__ = ("chain", "domain", "prefix", "services", "spec")
+    __slots__ = ("chain", "domain", "prefix", "services", "spec", "upstream_cert")
 
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
@@ -28,6 +28,9 @@ class APIRoute:
         self.chain = chain.build(spec)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
+        # Only an https upstream can be shown a client certificate; the app swaps in the registry first.
+        certs = services.certs.get(spec.api_id) if spec.target_url.startswith("https:") else None
+        self.upstream_cert = certs if certs is not None and certs.upstream_ssl is not None else None
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -64,7 +67,10 @@ class APIRoute:
             has_body=has_body,
             timeout=self.services.config.proxy_default_timeout,
             extra_response_headers=self._response_headers(ctx),
+            ssl=None if self.upstream_cert is None else self.upstream_cert.upstream_ssl,
         )
+        if self.upstream_cert is not None and self.upstream_cert.upstream_use is not None:
+            self.services.certs.note((self.upstream_cert.upstream_use,))
         await self.services.upstream.forward(request, receive, send)
         return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import certs, features
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -20,7 +20,6 @@ UNSUPPORTED_AUTH = (
     ("use_openid", "OpenID Connect"),
     ("enable_coprocess_auth", "custom plugin auth"),
     ("use_go_plugin_auth", "Go plugin auth"),
-    ("use_mutual_tls_auth", "mutual TLS"),
 )
 
 
@@ -46,6 +45,7 @@ def parse(raw: Any, where: str) -> APISpec:
         rate_limit=_rate_limit(r, doc),
         event_handlers=_handlers(r, doc),
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
+        certs=certs.classic(r, doc),
         source=where,
         format="classic",
         ignored=features.classic(r, doc),

@@ -43,7 +43,6 @@ FEATURES = (
     ("error_overrides", "error_overrides", "error_overrides_disabled"),
     ("enable_context_vars", "enable_context_vars", ""),
     ("request_signing", "request_signing.is_enabled", ""),
-    ("upstream_certificates", "upstream_certificates", "upstream_certificates_disabled"),
     ("pinned_public_keys", "pinned_public_keys", "certificate_pinning_disabled"),
 )
 VERSION_FEATURES = (
@@ -58,7 +57,7 @@ VERSION_FEATURES = (
 # OAS sections never named as ignored: oas.py reads them, they are checked here as restrictions, or they
 # are analytics and plugin plumbing that change nothing this gateway serves.
 QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", "skipQuotaReset"})
-UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader"})
+UPSTREAM_READ = frozenset({"rateLimit", "preserveHostHeader", "mutualTLS"})
 SERVER_READ = frozenset(
     {
         "listenPath",

@@ -49,6 +49,17 @@ class HandlerSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CertSpec:
+    """Certificates an API names (Classic `use_mutual_tls_auth`/`client_certificates`/`upstream_certificates`,
+    OAS `server.clientCertificates`/`upstream.mutualTLS`). Each reference is a certificate id from the
+    store or a file path; they are resolved when the API loads, not here."""
+
+    mutual_tls: bool = False
+    client_certificates: tuple[str, ...] = ()
+    upstream: tuple[tuple[str, str], ...] = ()  # (host or "*", certificate reference)
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -62,6 +73,7 @@ class APISpec:
     rate_limit: RateSpec | None = None  # API-level rate limit
     event_handlers: tuple[HandlerSpec, ...] = ()
     preserve_host_header: bool = False
+    certs: CertSpec = field(default_factory=CertSpec)
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load

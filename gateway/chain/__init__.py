@@ -12,6 +12,7 @@ from typing import ClassVar, Protocol
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
+from gateway.chain.cert_check import CertificateCheck
 from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
 from gateway.context import RequestContext
@@ -29,7 +30,14 @@ class Middleware(Protocol):
 
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far.
-ORDER: tuple[type[Middleware], ...] = (AuthToken, KeyExpiry, AccessRights, KeyRateLimit, APIRateLimit)
+ORDER: tuple[type[Middleware], ...] = (
+    CertificateCheck,
+    AuthToken,
+    KeyExpiry,
+    AccessRights,
+    KeyRateLimit,
+    APIRateLimit,
+)
 
 
 def build(spec: APISpec) -> tuple[Middleware, ...]:
