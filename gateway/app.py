@@ -14,15 +14,18 @@ from typing import Any
 
 import httpx
 
+from gateway import cert_registry, tls
 from gateway.admin import build_admin
 from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
+from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.context import Services
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
 from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta
+from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.handlers import registry as handlers
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.limiter import Limiter
@@ -36,6 +39,9 @@ from gateway.templating import ErrorPages
 from gateway.uptime import HostChecker
 
 log = get_logger("app")
+
+# Expiry events of the server's own certificates have no API: tyk.conf handlers receive them.
+_CERT_EVENTS = frozenset({Event.CertificateExpiringSoon, Event.CertificateExpired})
 
 # Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
 WEBHOOK_TIMEOUT = 30.0
@@ -59,6 +65,8 @@ class Gateway:
             self._extra_error_headers.append((b"x-generator", b"tyk.io"))
         if config.close_connections:
             self._extra_error_headers.append((b"connection", b"close"))
+        # The server's TLS contexts (None without use_ssl): built now, as uvicorn needs them before startup.
+        self.server_tls = tls.server_tls(config)
         self.started = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -99,10 +107,16 @@ class Gateway:
         )
         self._errors = ErrorPages(cfg.template_path)
         self._admin = build_admin(self)
+        self.cert_store = CertStore(self.store, cfg.secret, cfg.config_dir)
+        monitor_cfg = cfg.security.certificate_expiry_monitor
+        self.cert_monitor = CertExpiryMonitor(
+            self.store, self.bus.fire, monitor_cfg, scan=monitor_cfg.scan_configured, clock=self._clock
+        )
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         await self.reload()
         await self.bus.start()
         self.uptime.start()
+        await self.cert_monitor.start()
         self.started = True
         if not cfg.secret:
             log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
@@ -114,6 +128,7 @@ class Gateway:
             return
         self.started = False
         await self.uptime.stop()  # before the bus: its last events are still delivered
+        await self.cert_monitor.stop()
         self._table.close()
         await self.bus.stop()
         await self._http.aclose()
@@ -143,13 +158,38 @@ class Gateway:
                     spec.event_handlers,
                     f"api {spec.api_id!r} ({spec.source})",
                 )
-            active = [s for s in result.specs if s.active]
+            specs = await self._resolve_certs(result.specs)
+            active = [s for s in specs if s.active]
             table = RouteTable(APIRoute(spec, self.services) for spec in active)
             self.bus.set_routes(routes)
-            old, self._table, self._specs = self._table, table, result.specs
+            old, self._table, self._specs = self._table, table, specs
             old.close()  # the replaced routes' breakers start afresh; their timers must not fire
             self.uptime.set_specs(active)
-            log.info("loaded %d APIs (%d skipped)", len(result.specs), len(result.skipped))
+            skipped = len(result.skipped) + len(result.specs) - len(specs)
+            log.info("loaded %d APIs (%d skipped)", len(specs), skipped)
+
+    async def _resolve_certs(self, specs: Sequence[APISpec]) -> tuple[APISpec, ...]:
+        """Resolve every API's certificate references; an API whose reference fails is skipped. The new
+        registry is swapped in before the routes are built (they read their upstream context from it)."""
+        kept: list[APISpec] = []
+        apis: dict[str, cert_registry.APICerts] = {}
+        for spec in specs:
+            try:
+                found = await cert_registry.resolve(spec, self.cert_store, self.config)
+            except ConfigError as exc:
+                log.warning("skipped %s: %s", spec.source or spec.api_id, exc.reason)
+                continue
+            if found is not None:
+                apis[spec.api_id] = found
+            kept.append(spec)
+        registry = cert_registry.CertRegistry(apis, self.cert_monitor)
+        if self.server_tls is not None:
+            self.server_tls.request_client_certs(use.cert for api in apis.values() for use in api.client_uses)
+        self.services.certs = registry
+        # Server certificates belong to no API: their events go to tyk.conf's handlers (api_id "").
+        server = self.server_tls.certificates if self.server_tls is not None else ()
+        self.cert_monitor.set_uses([*registry.uses(), *(CertUse(c, "", "", "server") for c in server)])
+        return tuple(kept)
 
     def _gateway_handler_specs(self) -> Sequence[Any]:
         try:
@@ -177,7 +217,7 @@ class Gateway:
                     owner,
                     event,
                 )
-            elif (event in SYSTEM_EVENTS) != (not api_id):
+            elif (event in SYSTEM_EVENTS) != (not api_id) and not (not api_id and event in _CERT_EVENTS):
                 # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
                 where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
                 log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)

@@ -38,6 +38,35 @@ class HttpServerOptions:
     xff_depth: int = 0
     read_timeout: int = 0
     write_timeout: int = 0
+    use_ssl: bool = False
+    certificates: list[Any] = field(default_factory=list)  # [{domain_name, cert_file, key_file}]
+    ssl_certificates: list[Any] = field(default_factory=list)  # certificate ids or PEM file paths
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateExpiryMonitorConfig:
+    """Tyk's `security.certificate_expiry_monitor`: 0 means the default, as in Tyk."""
+
+    warning_threshold_days: int = 30
+    check_cooldown_seconds: int = 3600
+    event_cooldown_seconds: int = 86400
+    # Not in Tyk: also check every configured certificate when APIs load and every check-cooldown
+    # interval, not only those a request used (so an unused certificate is reported before it is needed).
+    scan_configured: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatesConfig:
+    apis: list[Any] = field(default_factory=list)  # allowed for every mutual TLS API
+    upstream: dict[str, Any] = field(default_factory=dict)  # host or "*" -> certificate id or path
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    certificate_expiry_monitor: CertificateExpiryMonitorConfig = field(
+        default_factory=CertificateExpiryMonitorConfig
+    )
+    certificates: CertificatesConfig = field(default_factory=CertificatesConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +127,7 @@ class Config:
     close_connections: bool = False
     health_check_endpoint_name: str = "hello"
     http_server_options: HttpServerOptions = field(default_factory=HttpServerOptions)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
     store_failure_policy: str = "closed"  # not in Tyk: "closed" answers 500 as Tyk does, "open" lets through
     events: EventsConfig = field(default_factory=EventsConfig)
     uptime_tests: UptimeTestsConfig = field(default_factory=UptimeTestsConfig)
@@ -158,6 +188,7 @@ def from_dict(
     return dataclasses.replace(
         cfg,
         uptime_tests=_uptime_defaults(cfg.uptime_tests, where),
+        security=_security(cfg.security, where),
         # Tyk's rule: 0 (as real tyk.conf files carry it) means the 30 s default, never "no timeout".
         proxy_default_timeout=cfg.proxy_default_timeout if cfg.proxy_default_timeout > 0 else 30.0,
         app_path=str((base / cfg.app_path).resolve()),
@@ -183,6 +214,28 @@ def _uptime_defaults(uptime: UptimeTestsConfig, where: str) -> UptimeTestsConfig
         checker_pool_size=opts.checker_pool_size or os.cpu_count() or 1,
     )
     return dataclasses.replace(uptime, config=opts)
+
+
+def _security(security: SecurityConfig, where: str) -> SecurityConfig:
+    """Tyk's rule for the expiry monitor: 0 means the default; a negative value is a mistake."""
+    monitor = security.certificate_expiry_monitor
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(monitor):
+        value = getattr(monitor, f.name)
+        if isinstance(value, bool):
+            values[f.name] = value
+            continue
+        if value < 0:
+            raise ConfigError(
+                where, f'key "security.certificate_expiry_monitor.{f.name}": expected >= 0, got {value}'
+            )
+        values[f.name] = value or f.default
+    for host, ref in security.certificates.upstream.items():
+        if not isinstance(ref, str) or not ref:
+            raise ConfigError(
+                where, f'key "security.certificates.upstream.{host}": expected a certificate id or path'
+            )
+    return dataclasses.replace(security, certificate_expiry_monitor=CertificateExpiryMonitorConfig(**values))
 
 
 def env_name(dotted: str) -> str:
@@ -226,6 +279,8 @@ def _check(hint: Any, value: Any, where: str, dotted: str) -> Any:
         ok = isinstance(value, str)
     elif base is dict:
         ok = isinstance(value, dict)
+    elif base is list:
+        ok = isinstance(value, list)
     else:  # pragma: no cover - a new field type needs a branch here
         raise TypeError(f"unsupported config type {hint!r}")
     if not ok:
@@ -246,12 +301,21 @@ def _from_env(hint: Any, text: str, name: str) -> Any:
             return float(text)
         if base is dict:
             return dict(json.loads(text))
+        if base is list:
+            return list(json.loads(text))
     except (ValueError, TypeError):
         raise ConfigError(f"environment {name}", f"expected {_TYPE_NAMES[base]}, got {text!r}") from None
     return text
 
 
-_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "an object"}
+_TYPE_NAMES = {
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    dict: "an object",
+    list: "a list",
+}
 
 
 def _show(value: Any) -> str:

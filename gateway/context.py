@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
 from gateway.balancer import DownHosts
+from gateway.cert_registry import CertRegistry
 from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
@@ -44,6 +45,8 @@ class Services:
     oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app.py owns it)
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
+    # The certificates each API uses (mutual TLS, upstream), swapped in on every load.
+    certs: CertRegistry = field(default_factory=CertRegistry)
 
 
 class RequestContext:

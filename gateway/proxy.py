@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,6 +56,7 @@ class ProxyRequest:
     has_body: bool
     timeout: float  # seconds to connect and, once the request is sent, to wait for response bytes
     extra_response_headers: tuple[tuple[bytes, bytes], ...] = ()
+    ssl: ssl.SSLContext | None = None  # a client certificate for the upstream (upstream_certificates)
 
 
 class Upstream(Protocol):
@@ -258,6 +260,7 @@ class AiohttpUpstream:
                 data=body.chunks() if body is not None else None,
                 allow_redirects=False,
                 timeout=self._timeout(req.timeout),
+                ssl=True if req.ssl is None else req.ssl,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _upstream_error(exc, body) from exc

@@ -29,6 +29,9 @@ class APIRoute:
         self.domain = spec.domain.lower()  # host names compare case-insensitively
         # None (the common case) proxies to spec.target_url; a balancer picks among proxy.target_list.
         self.balancer = balancer.build(spec, services.down_hosts) if spec.uptime.targets else None
+        # Only an https upstream can be shown a client certificate; the app swaps in the registry first.
+        certs = services.certs.get(spec.api_id) if spec.target_url.startswith("https:") else None
+        self.upstream_cert = certs if certs is not None and certs.upstream_ssl is not None else None
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -70,7 +73,10 @@ class APIRoute:
             has_body=has_body,
             timeout=self.services.config.proxy_default_timeout,
             extra_response_headers=self._response_headers(ctx),
+            ssl=None if self.upstream_cert is None else self.upstream_cert.upstream_ssl,
         )
+        if self.upstream_cert is not None and self.upstream_cert.upstream_use is not None:
+            self.services.certs.note((self.upstream_cert.upstream_use,))
         if not self.after:
             await self.services.upstream.forward(request, receive, send)
             return None

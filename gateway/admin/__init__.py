@@ -1,8 +1,8 @@
 """The Gateway REST API (`/tyk/keys`, `/tyk/apis`, `/tyk/reload`) and the health check, on Starlette.
 
-`build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `system`
-(reload, health, error bodies). It sees the gateway only through `deps.AdminGateway` and is never on the proxy
-hot path: `app.py` hands it `/tyk/*` and the health check path only.
+`build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `certs`,
+`system` (reload, health, error bodies). It sees the gateway only through `deps.AdminGateway` and is
+never on the proxy hot path: `app.py` hands it `/tyk/*` and the health check path only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.admin import apis, keys, org_keys, system
+from gateway.admin import apis, certs, keys, org_keys, system
 from gateway.admin.auth import AdminGuard
 from gateway.admin.deps import AdminGateway
 
@@ -20,7 +20,13 @@ MAX_BODY = 32 * 1024 * 1024
 
 def build_admin(gw: AdminGateway) -> Starlette:
     return Starlette(
-        routes=[*keys.routes(gw), *org_keys.routes(gw), *apis.routes(gw), *system.routes(gw)],
+        routes=[
+            *keys.routes(gw),
+            *org_keys.routes(gw),
+            *apis.routes(gw),
+            *certs.routes(gw),
+            *system.routes(gw),
+        ],
         middleware=[Middleware(AdminGuard, secret=gw.config.secret)],
         exception_handlers=system.EXCEPTION_HANDLERS,
         max_body_size=MAX_BODY,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import breakers, features, upstream_auth, uptime
+from gateway.apidef import breakers, certs, features, upstream_auth, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -20,7 +20,6 @@ UNSUPPORTED_AUTH = (
     ("use_openid", "OpenID Connect"),
     ("enable_coprocess_auth", "custom plugin auth"),
     ("use_go_plugin_auth", "Go plugin auth"),
-    ("use_mutual_tls_auth", "mutual TLS"),
 )
 
 
@@ -49,6 +48,7 @@ def parse(raw: Any, where: str) -> APISpec:
         uptime=uptime.classic(r, doc, proxy),
         breakers=breakers.classic(r, doc),
         upstream_oauth=upstream_auth.classic(r, doc),
+        certs=certs.classic(r, doc),
         source=where,
         format="classic",
         ignored=features.classic(r, doc),

@@ -47,7 +47,6 @@ FEATURES = (
     ("error_overrides", "error_overrides", "error_overrides_disabled"),
     ("enable_context_vars", "enable_context_vars", ""),
     ("request_signing", "request_signing.is_enabled", ""),
-    ("upstream_certificates", "upstream_certificates", "upstream_certificates_disabled"),
     ("pinned_public_keys", "pinned_public_keys", "certificate_pinning_disabled"),
     ("upstream_auth.basic_auth", "upstream_auth.basic_auth.enabled", ""),
 )
@@ -67,7 +66,7 @@ QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", 
 PATHS_READ = frozenset({"circuit_breakers"})
 MIDDLEWARE_READ = frozenset({"circuitBreaker"})
 UPSTREAM_READ = frozenset(
-    {"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing", "authentication"}
+    {"rateLimit", "preserveHostHeader", "uptimeTests", "loadBalancing", "authentication", "mutualTLS"}
 )
 SERVER_READ = frozenset(
     {

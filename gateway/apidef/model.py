@@ -121,6 +121,17 @@ class UpstreamOAuthSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CertSpec:
+    """Certificates an API names (Classic `use_mutual_tls_auth`/`client_certificates`/`upstream_certificates`,
+    OAS `server.clientCertificates`/`upstream.mutualTLS`). Each reference is a certificate id from the
+    store or a file path; they are resolved when the API loads, not here."""
+
+    mutual_tls: bool = False
+    client_certificates: tuple[str, ...] = ()
+    upstream: tuple[tuple[str, str], ...] = ()  # (host or "*", certificate reference)
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -137,6 +148,7 @@ class APISpec:
     uptime: UptimeSpec = UptimeSpec()
     breakers: tuple[BreakerSpec, ...] = ()
     upstream_oauth: UpstreamOAuthSpec | None = None
+    certs: CertSpec = field(default_factory=CertSpec)
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load

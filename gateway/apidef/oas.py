@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import breakers, features, upstream_auth, uptime
+from gateway.apidef import breakers, certs, features, upstream_auth, uptime
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -63,6 +63,7 @@ def parse(raw: Any, where: str) -> APISpec:
         uptime=uptime.oas(r, upstream),
         breakers=breakers.oas(r, doc, ext),
         upstream_oauth=upstream_auth.oas(r, upstream),
+        certs=certs.oas(r, server, upstream),
         source=where,
         format="oas",
         ignored=features.oas(r, ext, info, server, upstream),
@@ -83,10 +84,6 @@ def _auth(r: Reader, doc: dict[str, Any], server: dict[str, Any]) -> AuthTokenSp
     for key, what in UNSUPPORTED_MODES:
         if r.flag(r.obj(auth, key, path), "enabled", f"{path}.{key}"):
             raise r.unsupported(f"{path}.{key}.enabled", what)
-    if r.flag(
-        r.obj(server, "clientCertificates", f"{X}.server"), "enabled", f"{X}.server.clientCertificates"
-    ):
-        raise r.unsupported(f"{X}.server.clientCertificates.enabled", "mutual TLS")
     declared = r.obj(r.obj(doc, "components", "$"), "securitySchemes", "$.components")
     token: tuple[str, dict[str, Any], dict[str, Any]] | None = None
     for name, scheme in r.obj(auth, "securitySchemes", path).items():

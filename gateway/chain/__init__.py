@@ -13,6 +13,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
+from gateway.chain.cert_check import CertificateCheck
 from gateway.chain.circuit_breaker import CircuitBreaker
 from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.org_limits import OrgLimits
@@ -44,6 +45,7 @@ class ResponseHook(Protocol):
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker sits at the proxy.
 ORDER: tuple[type[Middleware], ...] = (
+    CertificateCheck,
     OrgLimits,
     AuthToken,
     KeyExpiry,

@@ -167,6 +167,9 @@ class CertExpiringMeta(EventMeta):
     cert_role: str = ""
     json_snake: ClassVar[bool] = True
 
+    def json_fields(self) -> dict[str, Any]:
+        return _omit_empty_api_id(EventMeta.json_fields(self))
+
 
 @dataclass(frozen=True, slots=True)
 class CertExpiredMeta(EventMeta):
@@ -177,6 +180,16 @@ class CertExpiredMeta(EventMeta):
     api_id: str = ""
     cert_role: str = ""
     json_snake: ClassVar[bool] = True
+
+    def json_fields(self) -> dict[str, Any]:
+        return _omit_empty_api_id(EventMeta.json_fields(self))
+
+
+def _omit_empty_api_id(fields: dict[str, Any]) -> dict[str, Any]:
+    """Tyk's certificate metas tag api_id `omitempty` (a server certificate's events have none)."""
+    if not fields.get("api_id"):
+        fields.pop("api_id", None)
+    return fields
 
 
 @dataclass(frozen=True, slots=True)

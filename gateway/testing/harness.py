@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,12 @@ async def run_gateway(
     apis: Sequence[Mapping[str, Any]] = (),
     config: Mapping[str, Any] | None = None,
     http: bool = True,
+    verify: ssl.SSLContext | bool = True,
 ) -> AsyncIterator[RunningGateway]:
-    """Start a gateway for the `apis` (Classic or OAS dicts) with `config` over the test defaults."""
+    """Start a gateway for the `apis` (Classic or OAS dicts) with `config` over the test defaults.
+
+    With `http_server_options.use_ssl` it serves HTTPS (`url` is https://); `verify` is the client's
+    TLS setting (an SSLContext trusting the test CA, perhaps with a client certificate)."""
     raw: dict[str, Any] = {
         "listen_address": "127.0.0.1",
         "secret": TEST_SECRET,
@@ -73,8 +78,9 @@ async def run_gateway(
     cfg = config_mod.from_dict(raw, where="run_gateway config", base_dir=tmp_path, environ={})
     gateway = Gateway(cfg)
     if http:
-        served = await serve(gateway, lifespan="on")
-        client = httpx.AsyncClient(base_url=served.url)
+        secure = gateway.server_tls
+        served = await serve(gateway, lifespan="on", ssl=None if secure is None else secure.context)
+        client = httpx.AsyncClient(base_url=served.url, verify=verify)
         try:
             yield RunningGateway(gateway, client, served.url)
         finally:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import socket
 from collections.abc import Awaitable, Callable, Generator, Iterator
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl
 import uvicorn
 
 from gateway.proxy import Receive, Scope, Send
+from gateway.tls import TLSProtocol
 
 # Any ASGI callable, however its author typed scope and messages (dict, MutableMapping, TypedDicts).
 ASGIApp = Callable[..., Awaitable[None]]
@@ -38,18 +40,21 @@ class _Server(uvicorn.Server):
 class Served:
     """A running server: `.url`, `.port`, and `await .close()` (or use it as an async context)."""
 
-    __slots__ = ("_server", "_task", "host", "port")
+    __slots__ = ("_server", "_task", "host", "port", "scheme")
 
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], host: str, port: int) -> None:
+    def __init__(
+        self, server: uvicorn.Server, task: asyncio.Task[None], host: str, port: int, scheme: str = "http"
+    ) -> None:
         self._server = server
         self._task = task
         self.host = host
         self.port = port
+        self.scheme = scheme
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop accepting, let open requests finish (for at most `grace` seconds), then shut down."""
@@ -78,7 +83,8 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
     `await serve(app)` returns a running `Served` once it accepts connections; `async with serve(app)
     as served:` also closes it at the end. Runs like the gateway is run: no access log, no
     `server`/`date` headers of its own, and the client address taken from the socket, not from
-    X-Forwarded-For.
+    X-Forwarded-For. With `ssl` (a server SSLContext) it serves HTTPS and puts the client certificate
+    into the scope as the ASGI TLS extension (`gateway.tls.TLSProtocol`).
     """
 
     def __init__(
@@ -89,8 +95,9 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
         port: int = 0,
         lifespan: Literal["auto", "on", "off"] = "auto",
         startup_timeout: float = 10.0,
+        ssl: SSLContext | None = None,
     ) -> None:
-        self._args = (app, host, port, lifespan, startup_timeout)
+        self._args = (app, host, port, lifespan, startup_timeout, ssl)
         self._served: Served | None = None
 
     def __await__(self) -> Generator[Any, None, Served]:
@@ -108,7 +115,12 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
 
 
 async def _start(
-    app: ASGIApp, host: str, port: int, lifespan: Literal["auto", "on", "off"], startup_timeout: float
+    app: ASGIApp,
+    host: str,
+    port: int,
+    lifespan: Literal["auto", "on", "off"],
+    startup_timeout: float,
+    ssl: SSLContext | None,
 ) -> Served:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -132,6 +144,8 @@ async def _start(
         date_header=False,
         proxy_headers=False,  # scope["client"] is the real peer, never a forwarded header's claim
         timeout_graceful_shutdown=5,
+        http="auto" if ssl is None else TLSProtocol,
+        ssl_context_factory=None if ssl is None else (lambda _config, _default: ssl),
     )
     server = _Server(config)
 
@@ -155,7 +169,7 @@ async def _start(
             await task
             raise TimeoutError(f"server for {app!r} did not start within {startup_timeout} s")
         await asyncio.sleep(0.005)
-    return Served(server, task, host, port)
+    return Served(server, task, host, port, "http" if ssl is None else "https")
 
 
 def unused_port(host: str = "127.0.0.1") -> int:
@@ -180,7 +194,8 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
     """Reply with JSON describing the request, reading its body as a stream (any size).
 
     Fields: method, path, raw_path, query, headers (list of [name, value], lower-case names, in
-    order), body_length, body_sha256. Query flags: `status=N` sets the status; `header=Name:Value`
+    order), body_length, body_sha256, client_cert_id (served with `ssl`: the SHA-256 of the client's
+    certificate, "" without one). Query flags: `status=N` sets the status; `header=Name:Value`
     (repeatable) adds a response header; `size=N` replies with N bytes of `PATTERN` instead of JSON,
     streamed in 64 KiB chunks with a Content-Length, or chunked when `chunked=1` is also given.
     """
@@ -217,6 +232,7 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
             "body_length": length,
             "body_sha256": digest.hexdigest(),
+            "client_cert_id": ((scope.get("extensions") or {}).get("tls") or {}).get("client_cert_id", ""),
         }
     ).encode()
     headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

@@ -269,10 +269,16 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         "plugin",
     ),
     (
-        "mutual TLS",
-        ext("server.clientCertificates", {"enabled": True}),
-        f"{X}.server.clientCertificates",
-        "TLS",
+        "mutual TLS allow list entry",
+        ext("server.clientCertificates", {"enabled": True, "allowlist": [5]}),
+        f"{X}.server.clientCertificates.allowlist[0]",
+        "5",
+    ),
+    (
+        "upstream certificate mapping",
+        ext("upstream.mutualTLS", {"enabled": True, "domainToCertificateMapping": [{"domain": "a"}]}),
+        f"{X}.upstream.mutualTLS.domainToCertificateMapping[0]",
+        '"domain"',
     ),
     (
         "two apiKey schemes",

@@ -19,6 +19,7 @@ def spec(**kw: object) -> APISpec:
 
 def test_order_is_tyks() -> None:
     assert [m.name for m in chain.ORDER] == [
+        "cert_check",
         "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
         "auth",
         "key_expiry",
