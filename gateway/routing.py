@@ -7,20 +7,24 @@ with the number of APIs. `APIRoute` runs one API's chain and proxy; it owns no s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote_to_bytes
 
 from gateway import chain
 from gateway.apidef.model import APISpec
+from gateway.chain.version_check import Selector
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 
+# Marks a request a base API handed to a child version, so that it is never handed on again (no loops).
+_HANDED_OVER = "gateway.version_base"
 # Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
 _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", b"0"))
 
 
 class APIRoute:
-    __slots__ = ("chain", "domain", "prefix", "services", "spec")
+    __slots__ = ("base", "chain", "domain", "prefix", "services", "siblings", "spec")
 
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
@@ -28,6 +32,8 @@ class APIRoute:
         self.chain = chain.build(spec)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
+        self.base = Selector(spec) if spec.versioning.enabled else None  # a base API picks child versions
+        self.siblings: Mapping[str, APIRoute] = {}  # every API by id, set by the RouteTable
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -36,6 +42,10 @@ class APIRoute:
         """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
         ctx = RequestContext(self.spec, scope, self.services)
         try:
+            if self.base is not None and _HANDED_OVER not in scope:
+                child = self.base.pick_child(ctx, self.siblings.__contains__)
+                if child is not None:
+                    return await self.siblings[child](self._child_scope(ctx), receive, send)
             await chain.run(self.chain, ctx)
         except Reject as exc:
             await ctx.flush_events(receive)
@@ -57,7 +67,7 @@ class APIRoute:
                 spec.target_url,
                 spec.listen_path,
                 spec.strip_listen_path,
-                scope.get("raw_path") or scope["path"].encode(),
+                ctx.upstream_path or scope.get("raw_path") or scope["path"].encode(),
                 scope.get("query_string", b"") if ctx.query is None else ctx.query,
             ),
             headers=headers,
@@ -68,16 +78,38 @@ class APIRoute:
         await self.services.upstream.forward(request, receive, send)
         return None
 
+    def _child_scope(self, ctx: RequestContext) -> Scope:
+        """The request as the child version sees it: version data stripped and, when the base strips
+        its listen path, without that either (Tyk's SanitizeProxyPaths)."""
+        scope = ctx.scope
+        raw: bytes = ctx.upstream_path or scope.get("raw_path") or scope["path"].encode()
+        prefix = self.prefix.encode()
+        if self.spec.strip_listen_path and prefix and (raw == prefix or raw.startswith(prefix + b"/")):
+            raw = raw[len(prefix) :] or b"/"
+        query = scope.get("query_string", b"") if ctx.query is None else ctx.query
+        headers = [(k, v) for k, v in scope["headers"] if k not in ctx.drop_headers]
+        path = unquote_to_bytes(raw).decode("utf-8", "replace")
+        return {
+            **scope,
+            "path": path,
+            "raw_path": raw,
+            "query_string": query,
+            "headers": headers,
+            _HANDED_OVER: self.spec.api_id,
+        }
+
     def _response_headers(self, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
+        expires = ((b"x-tyk-api-expires", ctx.api_expires),) if ctx.api_expires is not None else ()
         if self.services.config.rate_limit_response_headers == "rate_limits":
-            return tuple(ctx.response_headers)
+            return tuple(ctx.response_headers) + expires
         session = ctx.session
         if session is None:
-            return _ZERO_QUOTA
+            return _ZERO_QUOTA + expires
         return (
             (b"x-ratelimit-limit", str(session.quota_max).encode()),
             (b"x-ratelimit-remaining", str(session.quota_remaining).encode()),
             (b"x-ratelimit-reset", str(session.quota_renews).encode()),
+            *expires,
         )
 
 
@@ -96,6 +128,9 @@ class RouteTable:
         order = lambda r: (-len(r.prefix), not r.spec.domain)  # noqa: E731
         self._by_segment = {k: sorted(v, key=order) for k, v in by_segment.items()}
         self._catch_all = sorted(catch_all, key=order)
+        by_id = {route.spec.api_id: route for route in self.routes}
+        for route in self.routes:
+            route.siblings = by_id
 
     def match(self, host: str, path: str) -> APIRoute | None:
         for candidates in (self._by_segment.get(_first_segment(path), ()), self._catch_all):

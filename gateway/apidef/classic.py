@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import features, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -48,6 +48,7 @@ def parse(raw: Any, where: str) -> APISpec:
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
         source=where,
         format="classic",
+        versioning=versions.classic(r, doc),
         ignored=features.classic(r, doc),
         raw=doc,
     )

@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import features
+from gateway.apidef import features, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -62,6 +62,7 @@ def parse(raw: Any, where: str) -> APISpec:
         ),
         source=where,
         format="oas",
+        versioning=versions.oas(r, info),
         ignored=features.oas(r, ext, info, server, upstream),
         raw=doc,
     )

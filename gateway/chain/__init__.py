@@ -14,6 +14,7 @@ from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
 from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
+from gateway.chain.version_check import VersionCheck
 from gateway.context import RequestContext
 
 
@@ -29,7 +30,14 @@ class Middleware(Protocol):
 
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far.
-ORDER: tuple[type[Middleware], ...] = (AuthToken, KeyExpiry, AccessRights, KeyRateLimit, APIRateLimit)
+ORDER: tuple[type[Middleware], ...] = (
+    VersionCheck,
+    AuthToken,
+    KeyExpiry,
+    AccessRights,
+    KeyRateLimit,
+    APIRateLimit,
+)
 
 
 def build(spec: APISpec) -> tuple[Middleware, ...]:

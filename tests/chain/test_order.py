@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec, VersionSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -19,6 +19,7 @@ def spec(**kw: object) -> APISpec:
 
 def test_order_is_tyks() -> None:
     assert [m.name for m in chain.ORDER] == [
+        "version_check",
         "auth",
         "key_expiry",
         "access_rights",
@@ -36,3 +37,12 @@ def test_enabled_middleware_per_api() -> None:
     assert [m.name for m in keyless_limited] == ["api_rate_limit"]
     keyed = chain.build(spec(auth=AuthTokenSpec()))
     assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit"]
+
+
+def test_version_check_runs_only_where_it_can_decide_something() -> None:
+    versioned = chain.build(spec(versioning=VersionSpec(not_versioned=False), auth=AuthTokenSpec()))
+    assert [m.name for m in versioned][:2] == ["version_check", "auth"]
+    assert [m.name for m in chain.build(spec(versioning=VersionSpec(api_expires=1.0)))] == ["version_check"]
+    expiring = VersionSpec(versions={"Default": 1.0})
+    assert [m.name for m in chain.build(spec(versioning=expiring))] == ["version_check"]
+    assert chain.build(spec(versioning=VersionSpec(versions={"Default": None}))) == ()
