@@ -52,6 +52,7 @@ class Services:
 class RequestContext:
     __slots__ = (
         "_headers",
+        "api_expires",
         "drop_headers",
         "extra_request_headers",
         "key",
@@ -62,6 +63,8 @@ class RequestContext:
         "services",
         "session",
         "spec",
+        "upstream_path",
+        "version",
     )
 
     def __init__(self, spec: APISpec, scope: Scope, services: Services) -> None:
@@ -76,6 +79,9 @@ class RequestContext:
         self.extra_request_headers: list[tuple[str, str]] = []  # added upstream (a rewritten cookie)
         self.query: bytes | None = None  # a rewritten query string for the upstream; None = as received
         self._headers: dict[bytes, bytes] | None = None
+        self.version: str | None = None  # the version a versioned API was asked for (or its default)
+        self.upstream_path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
+        self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
 
     @property
     def path(self) -> str:

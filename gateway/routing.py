@@ -7,19 +7,36 @@ with the number of APIs. `APIRoute` runs one API's chain and proxy; it owns no s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote_to_bytes
 
 from gateway import balancer, chain
 from gateway.apidef.model import APISpec
+from gateway.chain.version_check import Selector
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject, UpstreamError
 from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 
+# Marks a request a base API handed to a child version, so that it is never handed on again (no loops).
+_HANDED_OVER = "gateway.version_base"
 # Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
 _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", b"0"))
 
 
 class APIRoute:
+    __slots__ = (
+        "after",
+        "balancer",
+        "base",
+        "chain",
+        "domain",
+        "prefix",
+        "services",
+        "siblings",
+        "spec",
+        "upstream_cert",
+    )
+
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
         self.services = services
@@ -32,6 +49,8 @@ class APIRoute:
         # Only an https upstream can be shown a client certificate; the app swaps in the registry first.
         certs = services.certs.get(spec.api_id) if spec.target_url.startswith("https:") else None
         self.upstream_cert = certs if certs is not None and certs.upstream_ssl is not None else None
+        self.base = Selector(spec) if spec.versioning.enabled else None  # a base API picks child versions
+        self.siblings: Mapping[str, APIRoute] = {}  # every API by id, set by the RouteTable
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -40,6 +59,10 @@ class APIRoute:
         """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
         ctx = RequestContext(self.spec, scope, self.services)
         try:
+            if self.base is not None and _HANDED_OVER not in scope:
+                child = self.base.pick_child(ctx, self.siblings.__contains__)
+                if child is not None:
+                    return await self.siblings[child](self._child_scope(ctx), receive, send)
             await chain.run(self.chain, ctx)
         except Reject as exc:
             await ctx.flush_events(receive)
@@ -66,7 +89,7 @@ class APIRoute:
                 target,
                 spec.listen_path,
                 spec.strip_listen_path,
-                scope.get("raw_path") or scope["path"].encode(),
+                ctx.upstream_path or scope.get("raw_path") or scope["path"].encode(),
                 scope.get("query_string", b"") if ctx.query is None else ctx.query,
             ),
             headers=headers,
@@ -96,17 +119,39 @@ class APIRoute:
         for hook in self.after:
             hook.close()
 
+    def _child_scope(self, ctx: RequestContext) -> Scope:
+        """The request as the child version sees it: version data stripped and, when the base strips
+        its listen path, without that either (Tyk's SanitizeProxyPaths)."""
+        scope = ctx.scope
+        raw: bytes = ctx.upstream_path or scope.get("raw_path") or scope["path"].encode()
+        prefix = self.prefix.encode()
+        if self.spec.strip_listen_path and prefix and (raw == prefix or raw.startswith(prefix + b"/")):
+            raw = raw[len(prefix) :] or b"/"
+        query = scope.get("query_string", b"") if ctx.query is None else ctx.query
+        headers = [(k, v) for k, v in scope["headers"] if k not in ctx.drop_headers]
+        path = unquote_to_bytes(raw).decode("utf-8", "replace")
+        return {
+            **scope,
+            "path": path,
+            "raw_path": raw,
+            "query_string": query,
+            "headers": headers,
+            _HANDED_OVER: self.spec.api_id,
+        }
+
     def _response_headers(self, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
+        expires = ((b"x-tyk-api-expires", ctx.api_expires),) if ctx.api_expires is not None else ()
         if self.services.config.rate_limit_response_headers == "rate_limits":
-            return tuple(ctx.response_headers)
+            return tuple(ctx.response_headers) + expires
         session = ctx.session
         if session is None:
-            return _ZERO_QUOTA
+            return _ZERO_QUOTA + expires
         limit = session.limit(self.spec.api_id)  # the per-API limit's figures when it has one (Tyk)
         return (
             (b"x-ratelimit-limit", str(limit.quota_max).encode()),
             (b"x-ratelimit-remaining", str(limit.quota_remaining).encode()),
             (b"x-ratelimit-reset", str(limit.quota_renews).encode()),
+            *expires,
         )
 
 
@@ -125,6 +170,9 @@ class RouteTable:
         order = lambda r: (-len(r.prefix), not r.spec.domain)  # noqa: E731
         self._by_segment = {k: sorted(v, key=order) for k, v in by_segment.items()}
         self._catch_all = sorted(catch_all, key=order)
+        by_id = {route.spec.api_id: route for route in self.routes}
+        for route in self.routes:
+            route.siblings = by_id
 
     def close(self) -> None:
         for route in self.routes:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import breakers, certs, features, upstream_auth, uptime
+from gateway.apidef import breakers, certs, features, upstream_auth, uptime, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -51,6 +51,7 @@ def parse(raw: Any, where: str) -> APISpec:
         certs=certs.classic(r, doc),
         source=where,
         format="classic",
+        versioning=versions.classic(r, doc),
         ignored=features.classic(r, doc),
         raw=doc,
     )

@@ -96,8 +96,6 @@ def classic(r: Reader, doc: dict[str, Any]) -> tuple[str, ...]:
     versions = dig(doc, "version_data.versions")
     if not isinstance(versions, dict):
         return tuple(found)
-    if len(versions) > 1 and dig(doc, "version_data.not_versioned") is not True:
-        found.append("version_data.versions (more than one version)")
     for name, version in versions.items():
         if not isinstance(version, dict):
             continue
@@ -132,8 +130,6 @@ def oas(
     ):
         raise r.unsupported(f"{X}.server.ipAccessControl", "IP access control", access)
     found: list[str] = []
-    if _feature_on(info.get("versioning")):
-        found.append("info.versioning")
     for section, block, known in (
         ("upstream", upstream, UPSTREAM_READ),
         ("server", server, SERVER_READ),

@@ -132,6 +132,30 @@ class CertSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionSpec:
+    """Tyk's versioning (TYK-REFERENCE 7.10): Classic `version_data` + `definition`, OAS `info.versioning`.
+
+    Expiry times are Unix seconds (UTC, as Tyk parses `2006-01-02 15:04`); None = never expires.
+    `versions` maps a legacy version name to its expiry. `enabled` turns on base/child routing, where
+    `children` maps a version name to the API id that serves it and `name` is the base's own version.
+    """
+
+    not_versioned: bool = True
+    default_version: str = ""
+    versions: Mapping[str, float | None] = field(default_factory=dict)
+    location: str = ""  # "", "header", "url-param" or "url"; "" = the request never names a version
+    key: str = ""
+    strip: bool = False  # strip_versioning_data (or the deprecated strip_path)
+    url_pattern: str = ""  # url_versioning_pattern: the URL segment is stripped only when it matches
+    fallback_to_default: bool = False
+    api_expires: float | None = None  # the API-level `expiration`
+    enabled: bool = False
+    name: str = ""
+    default: str = ""
+    children: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class APISpec:
     api_id: str
     name: str
@@ -151,6 +175,7 @@ class APISpec:
     certs: CertSpec = field(default_factory=CertSpec)
     source: str = ""  # the file it came from ("" when posted and not yet written)
     format: str = "classic"  # "classic" or "oas"
+    versioning: VersionSpec = field(default_factory=VersionSpec)
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import breakers, certs, features, upstream_auth, uptime
+from gateway.apidef import breakers, certs, features, upstream_auth, uptime, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -66,6 +66,7 @@ def parse(raw: Any, where: str) -> APISpec:
         certs=certs.oas(r, server, upstream),
         source=where,
         format="oas",
+        versioning=versions.oas(r, info),
         ignored=features.oas(r, ext, info, server, upstream),
         raw=doc,
     )

@@ -20,6 +20,7 @@ from gateway.chain.org_limits import OrgLimits
 from gateway.chain.quota import KeyQuota
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
 from gateway.chain.upstream_auth import UpstreamOAuth
+from gateway.chain.version_check import VersionCheck
 from gateway.context import RequestContext
 
 
@@ -45,6 +46,7 @@ class ResponseHook(Protocol):
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker sits at the proxy.
 ORDER: tuple[type[Middleware], ...] = (
+    VersionCheck,
     CertificateCheck,
     OrgLimits,
     AuthToken,

@@ -79,7 +79,8 @@ class AuthToken:
         """Tyk's StripAuth: the credential leaves by no route, header, query parameter or cookie."""
         if self.auth.use_header:
             ctx.drop_headers = ctx.drop_headers | {self._header}
-        query: bytes = ctx.scope.get("query_string", b"")
+        # Start from the query as already rewritten (VersionCheck may have stripped the version from it).
+        query: bytes = ctx.scope.get("query_string", b"") if ctx.query is None else ctx.query
         if self.auth.use_param and query:
             name = quote(self.auth.param_name).encode()
             kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] not in (name, b"")]

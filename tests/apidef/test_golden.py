@@ -144,3 +144,17 @@ def test_handler_specs_keep_classic_meta_as_written() -> None:
             where="authtoken-sources.classic.json $.event_handlers.events.AuthFailure[0]",
         ),
     )
+
+
+def test_versioned_base_pair_carries_what_it_says() -> None:
+    v = load(GOLDEN / "versioned-base.oas.json").versioning
+    assert (v.enabled, v.name, v.default, v.location, v.strip, v.fallback_to_default) == (
+        True,
+        "v1",
+        "self",
+        "url",
+        True,
+        True,
+    )
+    assert v.children == {"v2": "golden-child-2", "v3": "golden-child-3"}
+    assert v.not_versioned and v.api_expires == 1893587400.0  # 2030-01-02 12:30 UTC

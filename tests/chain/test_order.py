@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway import chain
-from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec, UpstreamOAuthSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec, UpstreamOAuthSpec, VersionSpec
 
 
 def spec(**kw: object) -> APISpec:
@@ -19,6 +19,7 @@ def spec(**kw: object) -> APISpec:
 
 def test_order_is_tyks() -> None:
     assert [m.name for m in chain.ORDER] == [
+        "version_check",
         "cert_check",
         "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
         "auth",
@@ -63,3 +64,16 @@ def test_upstream_oauth_runs_last_after_the_api_rate_limit() -> None:
     )
     assert [m.name for m in built][-2:] == ["api_rate_limit", "upstream_oauth"]
     assert [m.name for m in chain.build(spec(org_id="", upstream_oauth=oauth))] == ["upstream_oauth"]
+
+
+def test_version_check_runs_only_where_it_can_decide_something() -> None:
+    versioned = chain.build(
+        spec(org_id="", versioning=VersionSpec(not_versioned=False), auth=AuthTokenSpec())
+    )
+    assert [m.name for m in versioned][:2] == ["version_check", "auth"]
+    assert [m.name for m in chain.build(spec(org_id="", versioning=VersionSpec(api_expires=1.0)))] == [
+        "version_check"
+    ]
+    expiring = VersionSpec(versions={"Default": 1.0})
+    assert [m.name for m in chain.build(spec(org_id="", versioning=expiring))] == ["version_check"]
+    assert chain.build(spec(org_id="", versioning=VersionSpec(versions={"Default": None}))) == ()
