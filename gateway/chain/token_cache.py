@@ -1,8 +1,7 @@
 """Upstream OAuth tokens at rest: Tyk's store key names and a sealed value that a shared store never
-holds in the clear (encrypt-then-MAC with keys derived from the gateway `secret`).
+holds in the clear (AES-256-GCM under a key derived from the gateway `secret`).
 
-Tyk seals with AES; the standard library has none, so the stream is HMAC-SHA256 in counter mode and
-the tag HMAC-SHA256 over nonce and ciphertext. Values are not readable by Tyk. No I/O here.
+Tyk also seals with AES, but with its own key and mode, so neither can read the other's values. No I/O.
 """
 
 from __future__ import annotations
@@ -15,11 +14,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from gateway.apidef.model import UpstreamOAuthSpec
 
 PREFIXES = {"clientCredentials": "upstreamOAuthCC-", "password": "upstreamOAuthPW-"}
-_VERSION = "v1."
-_NONCE, _TAG = 16, 32
+_VERSION = "v2."
+_NONCE = 12  # GCM's standard nonce size
 
 
 def cache_hash(spec: UpstreamOAuthSpec, api_id: str) -> str:
@@ -41,21 +43,20 @@ def lock_key(spec: UpstreamOAuthSpec, api_id: str) -> str:
 
 
 class Sealer:
-    """Seal and open short strings with keys derived from one secret."""
+    """Seal and open short strings with AES-256-GCM under a key derived from one secret."""
 
-    __slots__ = ("_enc", "_mac")
+    __slots__ = ("_aead",)
 
     def __init__(self, secret: str) -> None:
-        root = hmac.digest(b"upstream-oauth-token-cache", secret.encode(), "sha256")
-        self._enc = hmac.digest(root, b"encrypt", "sha256")
-        self._mac = hmac.digest(root, b"authenticate", "sha256")
+        # A derived key, never the secret itself: the same secret also guards the REST API.
+        self._aead = AESGCM(hmac.digest(b"upstream-oauth-token-cache", secret.encode(), "sha256"))
 
     def seal(self, text: str) -> str:
         nonce = os.urandom(_NONCE)
-        plain = text.encode()
-        cipher = bytes(a ^ b for a, b in zip(plain, self._stream(nonce, len(plain)), strict=True))
-        tag = hmac.digest(self._mac, nonce + cipher, "sha256")
-        return _VERSION + base64.urlsafe_b64encode(nonce + cipher + tag).decode()
+        return (
+            _VERSION
+            + base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode()
+        )
 
     def open(self, sealed: str) -> str | None:
         """The text, or None when the value was tampered with or sealed under another secret."""
@@ -63,23 +64,9 @@ class Sealer:
             return None
         try:
             raw = base64.urlsafe_b64decode(sealed[len(_VERSION) :])
-        except ValueError:
+            return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], None).decode()
+        except (ValueError, InvalidTag, UnicodeDecodeError):
             return None
-        if len(raw) < _NONCE + _TAG:
-            return None
-        nonce, cipher, tag = raw[:_NONCE], raw[_NONCE:-_TAG], raw[-_TAG:]
-        if not hmac.compare_digest(tag, hmac.digest(self._mac, nonce + cipher, "sha256")):
-            return None
-        plain = bytes(a ^ b for a, b in zip(cipher, self._stream(nonce, len(cipher)), strict=True))
-        try:
-            return plain.decode()
-        except UnicodeDecodeError:
-            return None
-
-    def _stream(self, nonce: bytes, size: int) -> bytes:
-        blocks = (size + 31) // 32
-        out = b"".join(hmac.digest(self._enc, nonce + i.to_bytes(4, "big"), "sha256") for i in range(blocks))
-        return out[:size]
 
 
 @dataclass(frozen=True, slots=True)

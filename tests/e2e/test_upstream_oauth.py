@@ -167,7 +167,7 @@ async def test_cached_until_expiry_then_fetched_again(
             keys = await gw.gateway.store.keys("upstreamOAuthCC-")
             assert len(keys) == 1
             stored = json.loads(await gw.gateway.store.get(keys[0]) or "{}")
-            assert "tok-1" not in json.dumps(stored) and stored["token"].startswith("v1.")
+            assert "tok-1" not in json.dumps(stored) and stored["token"].startswith("v2.")
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 5
             seen = "Bearer tok-1"
