@@ -131,6 +131,7 @@ def test_shipped_examples_load_cleanly() -> None:
         ("AuthFailure", "eh_log_handler"),
         ("KeyExpired", "eh_log_handler"),
         ("RatelimitExceeded", "eh_web_hook_handler"),
+        ("QuotaExceeded", "eh_web_hook_handler"),
     ]
 
 
