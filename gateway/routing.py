@@ -40,7 +40,7 @@ class APIRoute:
     def __init__(self, spec: APISpec, services: Services) -> None:
         self.spec = spec
         self.services = services
-        self.chain = chain.build(spec)
+        self.chain = chain.build(spec, services.config)
         self.after = chain.responders(self.chain)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively

@@ -22,6 +22,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "gateway.chain": (
         "gateway.chain",
+        "gateway.config",
         "gateway.context",
         "gateway.events.catalog",
         "gateway.sessions",

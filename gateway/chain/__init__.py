@@ -1,6 +1,6 @@
 """The middleware chain: ORDER (the one ordered tuple) and the per-API chain built from it at load.
 
-Each middleware class has `enabled(spec)` (decided once, at load) and `async on_request(ctx)`, which
+Each middleware class has `enabled(spec, config)` (decided once, at load) and `async on_request(ctx)`, which
 returns None to go on or raises Reject after firing its event; one that must see the proxy's outcome
 also has `on_response` and `close` (ResponseHook). The store-outage policy lives here,
 in `store_failure`, so every limiting middleware fails open or closed the same way.
@@ -21,6 +21,7 @@ from gateway.chain.quota import KeyQuota
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
 from gateway.chain.upstream_auth import UpstreamOAuth
 from gateway.chain.version_check import VersionCheck
+from gateway.config import Config
 from gateway.context import RequestContext
 
 
@@ -30,7 +31,7 @@ class Middleware(Protocol):
     def __init__(self, spec: APISpec) -> None: ...
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool: ...
+    def enabled(spec: APISpec, config: Config) -> bool: ...
 
     async def on_request(self, ctx: RequestContext) -> None: ...
 
@@ -42,6 +43,9 @@ class ResponseHook(Protocol):
 
     def close(self) -> None:
         """The API's routes were replaced or the gateway stops: cancel any timers."""
+
+
+DEFAULT_CONFIG = Config()
 
 
 # Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker sits at the proxy.
@@ -60,9 +64,9 @@ ORDER: tuple[type[Middleware], ...] = (
 )
 
 
-def build(spec: APISpec) -> tuple[Middleware, ...]:
+def build(spec: APISpec, config: Config = DEFAULT_CONFIG) -> tuple[Middleware, ...]:
     """The enabled middleware of one API, in ORDER; an API with none proxies straight through."""
-    return tuple(m(spec) for m in ORDER if m.enabled(spec))
+    return tuple(m(spec) for m in ORDER if m.enabled(spec, config))
 
 
 def responders(chain: tuple[Middleware, ...]) -> tuple[ResponseHook, ...]:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.version_check import FAILURE
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, Reject
 from gateway.events.catalog import Event, VersionFailureMeta
@@ -29,7 +30,7 @@ class AccessRights:
         self.known = frozenset(versioning.versions)
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:

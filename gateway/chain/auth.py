@@ -12,6 +12,7 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, quote
 
 from gateway.apidef.model import APISpec, AuthTokenSpec
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, AUTH_FIELD_MISSING, STORE_PROBLEM, Reject, StoreError
 from gateway.events.catalog import AuthFailureMeta, Event
@@ -27,7 +28,7 @@ class AuthToken:
         self._header = spec.auth.header_name.lower().encode("latin-1")
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     def credential(self, ctx: RequestContext) -> str:

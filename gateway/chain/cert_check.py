@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import Reject
 
@@ -27,7 +28,7 @@ class CertificateCheck:
         self.api_id = spec.api_id
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.certs.mutual_tls
 
     async def on_request(self, ctx: RequestContext) -> None:

@@ -21,6 +21,7 @@ import enum
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec, BreakerSpec
+from gateway.config import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.catalog import BreakerMeta, Event, EventMessage
@@ -152,7 +153,7 @@ class CircuitBreaker:
         self._closed = False
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return bool(spec.breakers)
 
     def _find(self, ctx: RequestContext) -> Breaker | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import KEY_EXPIRED, KEY_INACTIVE, Reject
 from gateway.events.catalog import Event, KeyExpiredMeta
@@ -21,7 +22,7 @@ class KeyExpiry:
         self.spec = spec
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:

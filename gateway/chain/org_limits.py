@@ -13,6 +13,7 @@ from typing import ClassVar
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
 from gateway.chain.quota import count
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import (
     ORG_DISABLED,
@@ -39,13 +40,12 @@ class OrgLimits:
         self._cached: tuple[str, Session | None] = ("", None)
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
-        return bool(spec.org_id)
+    def enabled(spec: APISpec, config: Config) -> bool:
+        # Off (the default) costs nothing per request: the middleware is not in the chain at all.
+        return bool(spec.org_id) and config.enforce_org_quotas
 
     async def on_request(self, ctx: RequestContext) -> None:
         services = ctx.services
-        if not services.config.enforce_org_quotas:
-            return
         try:
             org = await self._session(ctx)
         except StoreError as exc:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
+from gateway.config import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta
@@ -35,7 +36,7 @@ class KeyQuota:
         self.api_id = spec.api_id
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:

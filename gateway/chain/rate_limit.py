@@ -14,6 +14,7 @@ from typing import ClassVar
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
 from gateway.chain.smoothing import allowance
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta
@@ -50,7 +51,7 @@ class KeyRateLimit:
         self.api_id = spec.api_id
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:
@@ -83,7 +84,7 @@ class APIRateLimit:
         self.ident = "rate-limit-" + self.key
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         return spec.rate_limit is not None
 
     async def on_request(self, ctx: RequestContext) -> None:

@@ -14,6 +14,7 @@ from typing import ClassVar
 from urllib.parse import unquote, unquote_plus
 
 from gateway.apidef.model import APISpec, VersionSpec
+from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import Reject
 from gateway.events.catalog import Event, VersionFailureMeta
@@ -123,7 +124,7 @@ class VersionCheck:
         self.single_header = self.headers.get(single) if single is not None else None
 
     @staticmethod
-    def enabled(spec: APISpec) -> bool:
+    def enabled(spec: APISpec, config: Config) -> bool:
         v = spec.versioning
         failure, single = _single(v.versions)
         expires = v.versions.get(single) if single is not None else None

@@ -79,7 +79,7 @@ async def run(
 ) -> tuple[RequestContext, Reject | None]:
     ctx = RequestContext(api, scope, services)
     try:
-        await chain.run(chain.build(api), ctx)
+        await chain.run(chain.build(api, services.config), ctx)
     except Reject as exc:
         return ctx, exc
     return ctx, None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from gateway import chain
 from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec, UpstreamOAuthSpec, VersionSpec
+from gateway.config import Config
+
+ENFORCING = Config(enforce_org_quotas=True)
 
 
 def spec(**kw: object) -> APISpec:
@@ -37,12 +40,13 @@ def test_a_keyless_api_without_limits_has_an_empty_chain() -> None:
     assert chain.build(spec(org_id="")) == ()
 
 
-def test_an_api_with_an_org_gets_the_org_limits() -> None:
-    assert [m.name for m in chain.build(spec())] == ["org_limits"]
+def test_an_api_with_an_org_gets_the_org_limits_only_when_they_are_enforced() -> None:
+    assert [m.name for m in chain.build(spec(), ENFORCING)] == ["org_limits"]
+    assert chain.build(spec()) == ()
 
 
 def test_enabled_middleware_per_api() -> None:
-    keyless_limited = chain.build(spec(rate_limit=RateSpec(2, 10)))
+    keyless_limited = chain.build(spec(rate_limit=RateSpec(2, 10)), ENFORCING)
     assert [m.name for m in keyless_limited] == ["org_limits", "api_rate_limit"]
     keyed = chain.build(spec(org_id="", auth=AuthTokenSpec()))
     assert [m.name for m in keyed] == ["auth", "key_expiry", "access_rights", "key_rate_limit", "quota"]

@@ -158,7 +158,9 @@ async def test_org_quota_counts_every_api_of_the_org(enforcing: Services) -> Non
 async def test_an_org_session_edit_is_seen_by_the_next_request(enforcing: Services) -> None:
     api = spec(auth=None)
     await org_session(enforcing, quota_max=0)
-    built = chain.build(api)  # one chain, as a route keeps it: its org session cache lives on
+    built = chain.build(
+        api, enforcing.config
+    )  # one chain, as a route keeps it: its org session cache lives on
     await chain.run(built, RequestContext(api, request(), enforcing))
     await org_session(enforcing, is_inactive=True)
     with pytest.raises(Reject, match="disabled"):
