@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography import x509
@@ -37,7 +37,8 @@ class Certificate:
     id: str  # hex SHA-256 of the leaf's DER (no org prefix)
     der: bytes
     pem: str  # the certificate chain, PEM, leaf first
-    key_pem: str  # the private key, unencrypted PEM ("" when the certificate came without one)
+    # The private key, unencrypted PEM ("" when the certificate came without one): never in a repr.
+    key_pem: str = field(repr=False)
     common_name: str
     subject: dict[str, object]  # Go's pkix.Name as Tyk's JSON shows it
     issuer: dict[str, object]

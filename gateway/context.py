@@ -1,8 +1,9 @@
 """RequestContext (the narrow per-request facade) and Services (everything a middleware may touch).
 
 A middleware sees the API spec, the request view, the session it loaded and `fire`; it reaches the
-store only through `Services`. Firing is deferred to `flush_events`, which the app calls once the chain
-has decided, so the originating request is serialised only when a handler exists for the event.
+store only through `Services`. Firing is deferred to `flush_events`, which the route calls once the chain
+has decided, so the originating request is serialised only when a handler exists for the event
+(breakers fire through the bus directly: they carry no originating request).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Matching is Tyk's: the longest listen path that prefixes the request path wins, host-specific APIs
 before any-host ones. Lookups index listen paths by their first segment, so the cost does not grow
-with the number of APIs. `APIRoute` runs one API's chain and proxy; it owns no state between requests.
+with the number of APIs. `APIRoute` runs one API's chain and proxy; what it keeps between requests
+(breakers, the balancer's turn, an org session cache) lives in its middleware and goes with it on reload.
 """
 
 from __future__ import annotations

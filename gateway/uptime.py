@@ -30,7 +30,7 @@ log = get_logger("uptime")
 
 LEADER_KEY = "host-checker:PollerActiveInstanceID"
 MARKER_PREFIX = "host-checker:PollerCheckerInstance:"
-LEADER_TTL_MS = 15_000  # Tyk's 15 s; renewed every round, so a round must be shorter than this
+LEADER_TTL_MS = 15_000  # Tyk's 15 s, the least: the lease is renewed once per round (see set_specs)
 MESSAGES = {Event.HostDown: "Uptime test failed", Event.HostUp: "Uptime test succeeded"}
 
 Probe = Callable[[UptimeCheck], Awaitable[Outcome]]
@@ -99,6 +99,7 @@ class HostChecker:
         self.node_id = node_id or uuid.uuid4().hex
         self.leader_key = LEADER_KEY + (f".{config.poller_group}" if config.poller_group else "")
         self.interval = opts.time_wait
+        self.leader_ttl_ms = LEADER_TTL_MS  # grown by set_specs to outlive a round
         self._ttl_base = opts.time_wait * opts.failure_trigger_sample_size
         self.marker_ttl = self._ttl_base
         self.tracker: Tracker[UptimeCheck] = Tracker(opts.failure_trigger_sample_size)
@@ -127,6 +128,9 @@ class HostChecker:
         # marker must outlive it, or other gateways would see a down host come back between rounds.
         slowest = max((c.timeout or DEFAULT_TIMEOUT for c in checks), default=0.0)
         self.marker_ttl = self._ttl_base + slowest
+        # Renewed at the start of each round, so it must outlive a whole round plus the wait after it:
+        # a lease that lapsed in between would hand the lead over and restart every failure count.
+        self.leader_ttl_ms = max(LEADER_TTL_MS, int(2000 * (self.interval + slowest)))
         self.tracker.keep_only(set(checks))
 
     def start(self) -> None:
@@ -166,7 +170,7 @@ class HostChecker:
 
     async def _lead(self) -> bool:
         try:
-            return await self._store.lease(self.leader_key, self.node_id, LEADER_TTL_MS)
+            return await self._store.lease(self.leader_key, self.node_id, self.leader_ttl_ms)
         except StoreError as exc:
             # Tyk's rule when the leader key cannot be read: assume control and keep checking.
             self._warn(exc)
@@ -182,7 +186,7 @@ class HostChecker:
             event = self.tracker.record(check, outcome.healthy)
             if event is None:
                 continue
-            log.warning("[HOST CHECKER] host %s: %s", "DOWN" if event == Event.HostDown else "UP", check.url)
+            log.warning("[HOST CHECKER] host %s: %s", "DOWN" if event == Event.HostDown else "UP", check.host)
             if event == Event.HostUp:
                 recovered.add(check.host)
             for owner in owners:
@@ -203,8 +207,8 @@ class HostChecker:
             try:
                 return await self._probe(check)
             except Exception as exc:  # one odd check must not stop the others: it counts as failed
-                if self._probe_log.allow(check.url):
-                    log.warning("uptime check %s could not run: %r", check.url, exc)
+                if self._probe_log.allow(check.url):  # the host, not the URL: it may hold credentials
+                    log.warning("uptime check on %s could not run: %r", check.host, exc)
                 return Outcome(0, 0.0, True)
 
     async def _http_probe(self, check: UptimeCheck) -> Outcome:

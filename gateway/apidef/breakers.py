@@ -133,7 +133,8 @@ def _whole(r: Reader, value: tuple[Any, str], minimum: int) -> int:
 
 def _served_version(doc: dict[str, Any], versions: dict[str, Any]) -> str | None:
     """The version whose settings are served: the only one, else `default_version`, else `Default`,
-    else the first listed (this gateway does not route by version; Tyk picks any one when unversioned)."""
+        else the first listed. Breakers of the other versions are not served (a known gap: the breaker does
+    not yet select by the request's version)."""
     if len(versions) <= 1:
         return next(iter(versions), None)
     default = dig(doc, "version_data.default_version")

@@ -2,8 +2,8 @@
 
 Each middleware class has `enabled(spec, config)` (decided once, at load) and `async on_request(ctx)`, which
 returns None to go on or raises Reject after firing its event; one that must see the proxy's outcome
-also has `on_response` and `close` (ResponseHook). The store-outage policy lives here,
-in `store_failure`, so every limiting middleware fails open or closed the same way.
+also has `on_response` and `close` (ResponseHook). The store-outage policy is `policy.store_failure`,
+so every limiting middleware fails open or closed the same way.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class ResponseHook(Protocol):
 DEFAULT_CONFIG = Config()
 
 
-# Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker sits at the proxy.
+# Tyk's order (TYK-REFERENCE 7.1) for the middleware implemented so far; the breaker comes last because
+# it guards the proxy step itself (its on_response sees the upstream's answer).
 ORDER: tuple[type[Middleware], ...] = (
     VersionCheck,
     CertificateCheck,

@@ -10,7 +10,6 @@ It decides and fires; delivering is the bus's business.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -101,9 +100,8 @@ class CertExpiryMonitor:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A task that died of its own error was logged then; stopping must go on to release the rest.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def idle(self) -> None:
@@ -128,6 +126,8 @@ class CertExpiryMonitor:
                 except StoreError as exc:
                     if self._errors.allow():
                         log.warning("certificate expiry check skipped: %s", exc)
+                except Exception:  # one bad certificate must not end the monitor for all the others
+                    log.exception("certificate expiry check failed for %s", use.cert.id)
             if not self._queue:
                 self._idle.set()
 
