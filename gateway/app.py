@@ -106,8 +106,8 @@ class Gateway:
             oauth_http=self._oauth_http,
         )
         self._errors = ErrorPages(cfg.template_path)
-        self._admin = build_admin(self)
         self.cert_store = CertStore(self.store, cfg.secret, cfg.config_dir)
+        self._admin = build_admin(self)
         monitor_cfg = cfg.security.certificate_expiry_monitor
         self.cert_monitor = CertExpiryMonitor(
             self.store, self.bus.fire, monitor_cfg, scan=monitor_cfg.scan_configured, clock=self._clock

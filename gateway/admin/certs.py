@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from gateway.admin.common import TykJSON, error, status
 from gateway.admin.deps import AdminGateway
-from gateway.certs import CertError, CertStore
+from gateway.certs import CertError
 from gateway.log import get_logger
 
 log = get_logger("admin")
@@ -22,7 +22,7 @@ NOT_FOUND = "Certificate with given SHA256 fingerprint not found"
 
 
 def routes(gw: AdminGateway) -> list[Route]:
-    certs = CertStore(gw.store, gw.config.secret)
+    certs = gw.cert_store  # the gateway's own: one parse cache, paths resolved from the config folder
 
     async def collection(request: Request) -> Response:
         org_id = request.query_params.get("org_id", "")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from gateway.apidef.model import APISpec
+from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.events.catalog import Event, EventMeta
 from gateway.sessions import SessionStore
@@ -25,6 +26,9 @@ class AdminGateway(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+    @property
+    def cert_store(self) -> CertStore: ...
 
     def fire_system(self, event: Event, meta: EventMeta) -> None:
         """Fire a gateway-level event (TokenCreated, ...); never blocks on delivery."""

@@ -15,6 +15,7 @@ import pytest
 from gateway.admin import build_admin
 from gateway.apidef.loader import load_dir
 from gateway.apidef.model import APISpec
+from gateway.certs import CertStore
 from gateway.config import Config, from_dict
 from gateway.events.catalog import Event, EventMeta
 from gateway.sessions import SessionStore
@@ -28,6 +29,7 @@ class LocalGateway:
     config: Config
     store: Store
     sessions: SessionStore
+    cert_store: CertStore
     events: list[tuple[Event, EventMeta]] = field(default_factory=list)
     reloads: int = 0
     loaded: Sequence[APISpec] = ()
@@ -78,7 +80,7 @@ async def make_admin(tmp_path: Path, store: Store) -> AsyncIterator[MakeAdmin]:
             hash_function=cfg.hash_key_function,
             min_token_length=cfg.min_token_length,
         )
-        gw = LocalGateway(cfg, store, sessions)
+        gw = LocalGateway(cfg, store, sessions, CertStore(store, cfg.secret, cfg.config_dir))
         await gw.reload()
         gw.reloads = 0
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=build_admin(gw)), base_url="http://gw")
