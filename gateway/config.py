@@ -78,6 +78,32 @@ class EventsConfig:
     handler_timeout: float = 30.0
     shutdown_deadline: float = 10.0
     originating_request_body_cap: int = 65_536
+    # Reliable delivery (not in Tyk): the defaults of every webhook, each overridable per handler.
+    retry_max_attempts: int = 5  # attempts in all, the first included; 1 = never retry
+    retry_max_elapsed: float = 300.0  # no attempt starts later than this after the event was accepted
+    retry_base_delay: float = 1.0  # full-jitter backoff: a wait in [0, min(max, base * 2**n)]
+    retry_max_delay: float = 60.0
+    outbox: bool = True  # accepted webhook deliveries survive a restart (Redis Stream, or a file)
+    outbox_consumer: str = ""  # Redis consumer name, stable across restarts; "" = host name + port
+    outbox_claim_idle: float = 600.0  # another gateway's unfinished delivery is taken over after this
+    delivery_concurrency: int = 64  # deliveries in flight at once, retries waiting included
+    delivery_log_size: int = 100  # last attempts kept per API and handler for GET /tyk/webhooks/deliveries
+    redact_keys_in_payloads: bool = False  # Tyk sends raw keys in payloads; true sends them redacted
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """tyk.conf `monitor`: the quota trigger monitor (TriggerExceeded), all off by default as in Tyk.
+
+    `configuration` is a webhook handler's meta; `global_trigger_limit` is a percentage (0 = none) or,
+    not in Tyk, a list of percentages.
+    """
+
+    enable_trigger_monitors: bool = False
+    configuration: dict[str, Any] = field(default_factory=dict)
+    global_trigger_limit: Any = 0.0
+    monitor_user_keys: bool = False
+    monitor_org_keys: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +145,9 @@ class Config:
     enable_key_logging: bool = False
     allow_master_keys: bool = False
     event_handlers: dict[str, Any] = field(default_factory=dict)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    # Not in Tyk (its Dashboard keeps them): webhooks OAS definitions reference by "id".
+    webhooks: list[Any] = field(default_factory=list)
     rate_limit_response_headers: str = "quotas"
     enable_rate_limit_smoothing: bool = False
     enforce_org_quotas: bool = False
@@ -139,6 +168,17 @@ _CHOICES = {
     "storage.type": ("embedded", "redis"),
     "rate_limit_response_headers": ("quotas", "rate_limits"),
     "store_failure_policy": ("open", "closed"),
+}
+
+
+_EVENTS_MINIMA = {
+    "retry_max_attempts": 1,
+    "retry_max_elapsed": 0,
+    "retry_base_delay": 0,
+    "retry_max_delay": 0,
+    "outbox_claim_idle": 1,
+    "delivery_concurrency": 1,
+    "delivery_log_size": 0,
 }
 
 
@@ -185,6 +225,11 @@ def from_dict(
             raise ConfigError(where, f'key "events.{name}": expected at least 1, got {getattr(events, name)}')
     if events.handler_timeout <= 0 or events.shutdown_deadline < 0:
         raise ConfigError(where, 'keys "events.handler_timeout" (> 0) and "events.shutdown_deadline" (>= 0)')
+    for name, low in _EVENTS_MINIMA.items():
+        if getattr(events, name) < low:
+            raise ConfigError(
+                where, f'key "events.{name}": expected at least {low}, got {getattr(events, name)}'
+            )
     return dataclasses.replace(
         cfg,
         uptime_tests=_uptime_defaults(cfg.uptime_tests, where),
@@ -281,6 +326,8 @@ def _check(hint: Any, value: Any, where: str, dotted: str) -> Any:
         ok = isinstance(value, dict)
     elif base is list:
         ok = isinstance(value, list)
+    elif base is Any:  # a field whose owner validates it (a number or a list, ...)
+        ok = True
     else:  # pragma: no cover - a new field type needs a branch here
         raise TypeError(f"unsupported config type {hint!r}")
     if not ok:
@@ -303,6 +350,8 @@ def _from_env(hint: Any, text: str, name: str) -> Any:
             return dict(json.loads(text))
         if base is list:
             return list(json.loads(text))
+        if base is Any:
+            return json.loads(text)
     except (ValueError, TypeError):
         raise ConfigError(f"environment {name}", f"expected {_TYPE_NAMES[base]}, got {text!r}") from None
     return text
@@ -315,6 +364,7 @@ _TYPE_NAMES = {
     str: "a string",
     dict: "an object",
     list: "a list",
+    Any: "JSON",
 }
 
 

@@ -19,7 +19,11 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.templating",
         "gateway.store.base",
         "gateway.apidef.model",
+        "gateway.delivery.model",
+        "gateway.usercode",
     ),
+    "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.config"),
+    "gateway.usercode": (),
     "gateway.chain": (
         "gateway.chain",
         "gateway.config",

@@ -7,11 +7,12 @@ constructed or validated at fire time, and never touches the request path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
+from gateway.delivery.model import RetryPolicy, Submitter
 from gateway.events.catalog import EventMessage
 from gateway.store.base import Store
 
@@ -26,6 +27,11 @@ class HandlerDeps:
     middleware_dir: str  # tyk.conf middleware_path (custom handler scripts)
     config_dir: str  # relative template paths resolve here, then against the working directory
     enable_key_logging: bool = False
+    deliveries: Submitter | None = None  # the Deliverer; None sends once, in the bus worker (unit tests)
+    retry: RetryPolicy = field(
+        default_factory=RetryPolicy
+    )  # tyk.conf events.retry_* defaults; handlers may override
+    redact_payload_keys: bool = False  # events.redact_keys_in_payloads
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,106 @@
+"""What reliable delivery passes between its parts: a Delivery (one rendered webhook request, the same on
+every attempt), its RetryPolicy, and the two seams, Outbox (where accepted deliveries wait, durably) and
+Submitter (what a webhook handler hands a delivery to). Pure data and protocols: no I/O here.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from gateway.config import EventsConfig
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5  # attempts in all, the first included
+    max_elapsed: float = 300.0  # seconds after acceptance after which no attempt starts
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    @classmethod
+    def from_config(cls, events: EventsConfig) -> RetryPolicy:
+        return cls(
+            events.retry_max_attempts,
+            events.retry_max_elapsed,
+            events.retry_base_delay,
+            events.retry_max_delay,
+        )
+
+
+def new_id() -> str:
+    """A Standard Webhooks message id: unique per event and handler, kept by every attempt."""
+    return "msg_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook request as rendered when its event was handled; retries resend exactly this."""
+
+    api_id: str  # "" for tyk.conf handlers and the quota monitor
+    handler: str  # the handler's name, as the delivery log shows it
+    event: str
+    method: str
+    url: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    secrets: tuple[str, ...] = ()  # Standard Webhooks `whsec_...` secrets; none = unsigned
+    reservation: str = ""  # the cooldown key to release if delivery finally fails
+    id: str = field(default_factory=new_id)
+    accepted: float = 0.0  # Unix time the handler accepted the event; retry deadlines count from it
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["body"] = base64.b64encode(self.body).decode()
+        out["headers"] = [list(pair) for pair in self.headers]
+        out["secrets"] = list(self.secrets)
+        return out
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Delivery:
+        """The inverse of to_json; raises KeyError, TypeError or ValueError on a damaged record."""
+        return cls(
+            api_id=str(raw["api_id"]),
+            handler=str(raw["handler"]),
+            event=str(raw["event"]),
+            method=str(raw["method"]),
+            url=str(raw["url"]),
+            body=base64.b64decode(raw["body"]),
+            headers=tuple((str(k), str(v)) for k, v in raw["headers"]),
+            retry=RetryPolicy(**raw["retry"]),
+            secrets=tuple(str(s) for s in raw["secrets"]),
+            reservation=str(raw["reservation"]),
+            id=str(raw["id"]),
+            accepted=float(raw["accepted"]),
+        )
+
+
+class Outbox(Protocol):
+    """Where accepted deliveries wait until they are finished: durable unless it says otherwise."""
+
+    async def add(self, delivery: Delivery) -> None:
+        """Persist; once this returns the delivery survives a restart (raises StoreError if it cannot)."""
+        ...
+
+    async def take(self, count: int, wait: float) -> list[Delivery]:
+        """Up to `count` deliveries to attempt, those left unfinished by an earlier run first; waits
+        up to `wait` seconds when there are none. A delivery taken and not finished is handed out again
+        after a restart (or, on Redis, to another gateway once it has been idle `outbox_claim_idle`)."""
+        ...
+
+    async def finish(self, delivery_id: str) -> None:
+        """Delivered, or given up on: never handed out again."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Submitter(Protocol):
+    """What webhook handlers hand their rendered requests to (the Deliverer)."""
+
+    async def submit(self, delivery: Delivery) -> None:
+        """Accept for delivery; returns once accepted (in the outbox), never waiting for the send."""
+        ...
