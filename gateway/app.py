@@ -8,6 +8,7 @@ the only module that knows every room; nothing imports it but the command line a
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,14 @@ from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.context import Services
-from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
+from gateway.delivery.deliverer import Deliverer
+from gateway.delivery.model import Outbox, RetryPolicy
+from gateway.delivery.outbox_file import FileOutbox
+from gateway.delivery.outbox_memory import MemoryOutbox
+from gateway.delivery.outbox_redis import RedisOutbox
+from gateway.delivery.record import RecordCodec
+from gateway.delivery.sender import Sender
+from gateway.errors import ConfigError, Reject, StoreError, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
 from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta
 from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
@@ -34,6 +42,7 @@ from gateway.proxy import AiohttpUpstream, Receive, Scope, Send, Upstream
 from gateway.routing import APIRoute, RouteTable
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
+from gateway.store.redis import RedisStore
 from gateway.store.registry import open_store
 from gateway.templating import ErrorPages
 from gateway.uptime import HostChecker
@@ -87,6 +96,11 @@ class Gateway:
             self._upstream = upstream
         self._http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
+        # The outbox and its Deliverer outlive reloads: a reload swaps handlers, never pending deliveries.
+        self.outbox = self._open_outbox()
+        self.deliverer = Deliverer(
+            self.outbox, Sender(self._http), self.store, cfg.events.delivery_concurrency
+        )
         self._deps = HandlerDeps(
             store=self.store,
             http=self._http,
@@ -94,6 +108,8 @@ class Gateway:
             middleware_dir=cfg.middleware_path,
             config_dir=cfg.config_dir,
             enable_key_logging=cfg.enable_key_logging,
+            deliveries=self.deliverer,
+            retry=RetryPolicy.from_config(cfg.events),
         )
         self.services = Services(
             config=cfg,
@@ -115,6 +131,7 @@ class Gateway:
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         await self.reload()
         await self.bus.start()
+        self.deliverer.start()
         self.uptime.start()
         await self.cert_monitor.start()
         self.started = True
@@ -123,19 +140,46 @@ class Gateway:
         log.info("gateway started: %d APIs, store %s", len(self._specs), cfg.storage.type)
 
     async def stop(self) -> None:
-        """Deliver queued events up to the deadline, then release clients and the store."""
+        """Deliver queued events up to the deadline (the rest stay in the outbox), then release clients
+        and the store. Under the reload lock: a reload in progress finishes first."""
+        async with self._reload_lock:
+            await self._stop()
+
+    async def _stop(self) -> None:
         if not self.started:
             return
         self.started = False
         await self.uptime.stop()  # before the bus: its last events are still delivered
         await self.cert_monitor.stop()
         self._table.close()
-        await self.bus.stop()
+        began = time.monotonic()
+        await self.bus.stop()  # every accepted event is now rendered and in the outbox
+        left = self.config.events.shutdown_deadline - (time.monotonic() - began)
+        await self.deliverer.stop(max(0.0, left))
+        try:
+            await self.outbox.close()
+        except StoreError as exc:
+            log.warning("%s", exc)
         await self._http.aclose()
         await self._oauth_http.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
             await self._upstream.close()
         await self.store.close()
+
+    def _open_outbox(self) -> Outbox:
+        """The store's outbox (a stream on Redis, a file next to the embedded store), or memory only."""
+        events = self.config.events
+        if not events.outbox:
+            return MemoryOutbox()
+        codec = RecordCodec(self.config.secret)
+        if isinstance(self.store, RedisStore):
+            # Stable across restarts, so a restarted gateway finds the deliveries it had taken.
+            consumer = events.outbox_consumer or f"{socket.gethostname()}:{self.config.listen_port}"
+            claim = events.outbox_claim_idle
+            return RedisOutbox(
+                self.store.client, codec, consumer, claim_idle=claim, address=self.store.address
+            )
+        return FileOutbox(self.config.storage.path, codec)
 
     async def reload(self) -> None:
         """Load app_path into a new routing table and handler set, then swap both in at once.

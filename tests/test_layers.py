@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gateway"
-BASE = ("gateway.errors", "gateway.log", "gateway")  # everyone may use these (and the version)
+# Everyone may use these (and the version); gateway.sealing is pure crypto (chain/ and delivery/ seal).
+BASE = ("gateway.errors", "gateway.log", "gateway", "gateway.sealing")
 
 RULES: dict[str, tuple[str, ...]] = {
     "gateway.apidef": ("gateway.apidef",),
@@ -24,6 +25,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.config"),
     "gateway.usercode": (),
+    "gateway.sealing": (),
     "gateway.chain": (
         "gateway.chain",
         "gateway.config",

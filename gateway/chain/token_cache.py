@@ -6,22 +6,16 @@ Tyk also seals with AES, but with its own key and mode, so neither can read the 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from gateway.apidef.model import UpstreamOAuthSpec
+from gateway.sealing import Sealer
 
 PREFIXES = {"clientCredentials": "upstreamOAuthCC-", "password": "upstreamOAuthPW-"}
-_VERSION = "v2."
-_NONCE = 12  # GCM's standard nonce size
+__all__ = ["Cached", "Sealer", "cache_hash", "dump", "load", "lock_key", "store_key"]
 
 
 def cache_hash(spec: UpstreamOAuthSpec, api_id: str) -> str:
@@ -40,33 +34,6 @@ def store_key(spec: UpstreamOAuthSpec, api_id: str) -> str:
 def lock_key(spec: UpstreamOAuthSpec, api_id: str) -> str:
     # Tyk's lock goes without the prefix: `<hash>:lock`.
     return cache_hash(spec, api_id) + ":lock"
-
-
-class Sealer:
-    """Seal and open short strings with AES-256-GCM under a key derived from one secret."""
-
-    __slots__ = ("_aead",)
-
-    def __init__(self, secret: str) -> None:
-        # A derived key, never the secret itself: the same secret also guards the REST API.
-        self._aead = AESGCM(hmac.digest(b"upstream-oauth-token-cache", secret.encode(), "sha256"))
-
-    def seal(self, text: str) -> str:
-        nonce = os.urandom(_NONCE)
-        return (
-            _VERSION
-            + base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, text.encode(), None)).decode()
-        )
-
-    def open(self, sealed: str) -> str | None:
-        """The text, or None when the value was tampered with or sealed under another secret."""
-        if not sealed.startswith(_VERSION):
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(sealed[len(_VERSION) :])
-            return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], None).decode()
-        except (ValueError, InvalidTag, UnicodeDecodeError):
-            return None
 
 
 @dataclass(frozen=True, slots=True)

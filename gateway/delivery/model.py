@@ -95,6 +95,10 @@ class Outbox(Protocol):
         """Delivered, or given up on: never handed out again."""
         ...
 
+    async def backlog(self) -> int:
+        """Deliveries added and not yet finished (on Redis, by any gateway): 0 when all are done."""
+        ...
+
     async def close(self) -> None: ...
 
 

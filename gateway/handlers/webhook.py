@@ -1,20 +1,23 @@
-"""The webhook handler (Classic `eh_web_hook_handler`, OAS `webhook`): render, reserve, send.
+"""The webhook handler (Classic `eh_web_hook_handler`, OAS `webhook`): render, reserve, submit.
 
 Tyk's cooldown (the same rendered request within `event_timeout` seconds is sent once) made atomic:
 the `webhook.cache.<md5>` key is reserved with SET NX PX *before* sending, across every worker and
-gateway on the store, and released when delivery fails so a later event can go. All validation is in
-`from_meta`, at load; `handle` never raises for configuration reasons.
+gateway on the store, and released when delivery finally fails so a later event can go. The rendered
+request goes to the Deliverer's outbox (deps.deliveries); without one it is sent once, here. All
+validation is in `from_meta`, at load; `handle` never raises for configuration reasons.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from gateway.delivery.model import Delivery, new_id
 from gateway.errors import ConfigError, HandlerError, StoreError
 from gateway.events.catalog import EventMessage
 from gateway.handlers.base import HandlerDeps, HandlerScope
@@ -106,17 +109,43 @@ class WebhookHandler:
     async def handle(self, msg: EventMessage) -> None:
         body = self.template.render(msg.template_data()).encode()
         store = self.deps.store
+        delivery_id = new_id()
         reservation = ""
         if self.cooldown > 0:
             reservation = "webhook.cache." + self.checksum(body)
             try:
-                if not await store.set_nx(reservation, "1", self.cooldown * 1000):
+                # The value names the delivery, so giving it up later frees only its own reservation.
+                if not await store.set_nx(reservation, delivery_id, self.cooldown * 1000):
                     log.debug("webhook %r: %s suppressed by cooldown", self.name, msg.type)
                     return
             except StoreError as exc:
                 # Without the store the cooldown cannot be kept; deliver rather than lose the event.
                 log.warning("webhook %r: cooldown unavailable, sending anyway: %s", self.name, exc)
                 reservation = ""
+        if self.deps.deliveries is not None:
+            delivery = Delivery(
+                api_id=self.scope.api_id,
+                handler=self.name,
+                event=msg.type,
+                method=self.method,
+                url=self.url,
+                body=body,
+                headers=tuple(self.headers.items()),
+                retry=getattr(self, "retry", None) or self.deps.retry,
+                secrets=tuple(getattr(self, "secrets", ())),
+                reservation=reservation,
+                id=delivery_id,
+                accepted=time.time(),
+            )
+            try:
+                await self.deps.deliveries.submit(delivery)  # durable from here; the Deliverer sends
+                return
+            except StoreError as exc:
+                log.warning("webhook %r: outbox unavailable, sending once now: %s", self.name, exc)
+        await self._send_once(body, reservation)
+
+    async def _send_once(self, body: bytes, reservation: str) -> None:
+        """Tyk's delivery: one request now, in the bus worker (no outbox, or the outbox is down)."""
         delivered = False
         try:
             response = await self.deps.http.request(self.method, self.url, content=body, headers=self.headers)
@@ -130,7 +159,7 @@ class WebhookHandler:
             # Released on every way out but success, a timeout or shutdown cancelling us included,
             # so that a later identical event is not suppressed by a delivery that never happened.
             if reservation and not delivered:
-                await _release(store, reservation)
+                await _release(self.deps.store, reservation)
 
 
 async def _release(store: Any, key: str) -> None:

@@ -62,6 +62,11 @@ class RedisStore:
         self._incr_window = self._client.register_script(INCR_WINDOW)
         self._limits: RedisStorage | None = None
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """The shared client, for the webhook outbox's stream commands (closed by `close`)."""
+        return self._client
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:

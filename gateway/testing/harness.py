@@ -41,8 +41,10 @@ class RunningGateway:
         return await self.client.request(method, path, headers=self.admin_headers, **kwargs)
 
     async def idle(self) -> None:
-        """Wait until every event fired so far has been handled (delivered, suppressed or failed)."""
+        """Wait until every event fired so far has been handled and every webhook it produced is
+        finished (delivered, suppressed or given up)."""
         await self.gateway.bus.idle()
+        await self.gateway.deliverer.idle()
 
 
 def write_apis(app_path: Path, apis: Sequence[Mapping[str, Any]]) -> None:
@@ -74,6 +76,10 @@ async def run_gateway(
         "storage": {"type": "embedded", "path": "data"},
     }
     raw.update(config or {})
+    # Every listen_port here is the default (uvicorn serves on a free port), so the default Redis outbox
+    # consumer name would be shared by two gateways in one test: name it after the folder instead, which
+    # a restart in the same folder keeps.
+    raw["events"] = {"outbox_consumer": f"run_gateway:{tmp_path}", **raw.get("events", {})}
     write_apis(tmp_path / raw["app_path"], apis)
     cfg = config_mod.from_dict(raw, where="run_gateway config", base_dir=tmp_path, environ={})
     gateway = Gateway(cfg)

@@ -1,0 +1,116 @@
+"""The Deliverer: what webhook handlers submit to, and the loop that drains the outbox through `send`.
+
+`submit` only adds to the outbox (that is where an event becomes durable). The run loop takes
+deliveries and sends each in its own task, at most `concurrency` at once; a delivery is finished when
+sent or given up (then its cooldown reservation is released). On `stop` a send still running at the
+deadline is cancelled and NOT finished: it stays in the outbox for the next start (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from gateway.delivery.model import Delivery, Outbox
+from gateway.errors import StoreError
+from gateway.log import Throttle, get_logger
+from gateway.store.base import Store
+
+log = get_logger("delivery")
+
+Send = Callable[[Delivery], Awaitable[bool]]  # True delivered, False given up
+TAKE_WAIT = 1.0  # seconds a take waits for new work before looking again (claims, stop)
+RETRY_AFTER_ERROR = 1.0  # seconds between attempts to reach an outbox that failed
+
+
+class Deliverer:
+    def __init__(self, outbox: Outbox, send: Send, store: Store, concurrency: int) -> None:
+        self.outbox = outbox
+        self._send = send
+        self._store = store
+        self._concurrency = max(1, concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()  # set while fewer than `concurrency` sends run
+        self._room.set()
+        self._loop: asyncio.Task[None] | None = None
+        self._error_log = Throttle(10.0)
+
+    async def submit(self, delivery: Delivery) -> None:
+        await self.outbox.add(delivery)
+
+    def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.create_task(self._run(), name="deliverer")
+
+    async def stop(self, deadline: float) -> None:
+        """Take no more work; let running sends finish for `deadline` seconds, then cancel the rest
+        without finishing them, so they stay in the outbox."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        running = set(self._running)
+        if running:
+            _, late = await asyncio.wait(running, timeout=max(0.0, deadline))
+            if late:
+                log.warning("shutdown deadline passed: %d webhook deliveries left in the outbox", len(late))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until nothing is running and the outbox is empty (tests; polls, never returns early)."""
+        # Polled: on Redis the backlog also changes in other gateways, which no local event reports.
+        while self._running or await self.outbox.backlog() > 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    async def _run(self) -> None:
+        while True:
+            await self._room.wait()
+            try:
+                batch = await self.outbox.take(self._concurrency - len(self._running), TAKE_WAIT)
+            except Exception as exc:  # the loop must outlive any failure: nothing else drains the outbox
+                if self._error_log.allow():
+                    unexpected = not isinstance(exc, StoreError)
+                    log.warning("webhook outbox unavailable, retrying: %s", exc, exc_info=unexpected)
+                await asyncio.sleep(RETRY_AFTER_ERROR)
+                continue
+            for delivery in batch:
+                task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.id}")
+                self._running.add(task)
+                task.add_done_callback(self._done)
+            if len(self._running) >= self._concurrency:
+                self._room.clear()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._room.set()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            delivered = await self._send(delivery)
+        except asyncio.CancelledError:
+            raise  # shutdown: stays in the outbox
+        except Exception:  # a bug in send must not resend the same delivery forever
+            log.exception(
+                "webhook %r delivery %s failed unexpectedly; given up", delivery.handler, delivery.id
+            )
+            delivered = False
+        if not delivered and delivery.reservation:
+            await self._release(delivery)
+        try:
+            await self.outbox.finish(delivery.id)
+        except StoreError as exc:  # it stays in the outbox: sent again after a restart or claim
+            log.warning("webhook delivery %s not marked finished: %s", delivery.id, exc)
+
+    async def _release(self, delivery: Delivery) -> None:
+        """Free the cooldown so a later identical event can go, unless a newer event holds it now."""
+        key = delivery.reservation
+        try:
+            # Not atomic (the Store has no compare-and-delete), but it narrows the window to one round trip.
+            if await self._store.get(key) == delivery.id:
+                await self._store.delete(key)
+        except StoreError as exc:
+            log.warning("webhook cooldown %s not released: %s", key, exc)

@@ -1,0 +1,178 @@
+"""The embedded store's outbox: `<storage.path>/outbox.aof`, one JSON line per add and per finish.
+
+It owns the file's format, its replay and its compaction, in the embedded store's style (gateway/store/
+memory.py): each line is flushed to the OS as it is written, so an accepted delivery survives the
+process being killed, not a power cut. A damaged line is skipped with a warning, never fatal: losing
+one webhook is better than a gateway that cannot start. One process per folder (a lock refuses more).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import IO
+
+from gateway.delivery.model import Delivery
+from gateway.delivery.outbox_memory import MemoryOutbox, log
+from gateway.delivery.record import RecordCodec
+from gateway.errors import StoreError
+
+if sys.platform != "win32":
+    import fcntl
+
+JOURNAL = "outbox.aof"
+LOCK = "outbox.lock"
+# Rewrite the file once it has this many lines and more than twice the unfinished deliveries.
+COMPACT_MIN_LINES = 10_000
+
+
+class FileOutbox(MemoryOutbox):
+    durable = True
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        codec: RecordCodec,
+        *,
+        compact_min_lines: int = COMPACT_MIN_LINES,
+    ) -> None:
+        super().__init__()
+        self.path = Path(folder)
+        self.file = self.path / JOURNAL
+        self._codec = codec
+        self._compact_min = compact_min_lines
+        self._journal: IO[str] | None = None
+        self._lines = 0
+        self._lock = _lock(self.path)
+        try:
+            self._replay()
+            self._compact()
+        except BaseException:
+            self._lock.close()
+            raise
+        if self._pending:
+            log.info("outbox %s: %d webhook deliveries left by the last run", self.file, len(self._pending))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await super().close()
+        journal, self._journal = self._journal, None
+        try:
+            if journal is not None:
+                journal.close()
+        except OSError as exc:
+            raise StoreError(f"outbox {self.file}: close failed: {exc}") from exc
+        finally:
+            self._lock.close()
+
+    # -- the journal -------------------------------------------------------------------------------
+
+    def _record_add(self, delivery: Delivery) -> None:
+        self._write(json.dumps(["add", self._codec.dump(delivery)], separators=(",", ":")) + "\n")
+
+    def _record_done(self, delivery_id: str) -> None:
+        self._write(json.dumps(["done", delivery_id]) + "\n")
+        if self._lines > self._compact_min and self._lines > 2 * len(self._pending):
+            try:
+                self._compact()
+            except StoreError as exc:  # the finish itself is written; compaction can wait
+                log.warning("%s; trying again later", exc)
+                self._lines = len(self._pending)
+
+    def _write(self, line: str) -> None:
+        journal = self._journal
+        if journal is None:
+            raise StoreError(f"outbox {self.file} is closed")
+        try:
+            journal.write(line)
+            journal.flush()
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"outbox {self.file}: write failed: {exc}") from exc
+        self._lines += 1
+
+    def _replay(self) -> None:
+        try:
+            lines = self.file.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"outbox: cannot read {self.file}: {exc}") from exc
+        if lines[-1] == b"":
+            lines.pop()
+        for number, raw in enumerate(lines, 1):
+            try:
+                match json.loads(raw):
+                    case ["add", dict() as record]:
+                        delivery = self._codec.load(record)
+                        self._pending[delivery.id] = delivery
+                    case ["done", str() as delivery_id]:
+                        self._pending.pop(delivery_id, None)
+                    case _:
+                        raise ValueError("not an add or done record")
+            except ValueError as exc:  # also a UnicodeDecodeError from a torn multi-byte character
+                log.warning("outbox %s: line %d skipped (%s)", self.file, number, exc)
+        self._ready.extend(self._pending.values())
+
+    def _compact(self) -> None:
+        """Rewrite the file as one add line per unfinished delivery, atomically (temp, fsync, replace)."""
+        temp = self.path / (JOURNAL + ".tmp")
+        try:
+            with _open(temp, os.O_TRUNC) as out:
+                for delivery in self._pending.values():
+                    out.write(json.dumps(["add", self._codec.dump(delivery)], separators=(",", ":")) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+            # Close before replacing (some platforms cannot replace an open file); reopened either way.
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            os.replace(temp, self.file)
+        except OSError as exc:
+            raise StoreError(f"outbox {self.file}: compaction failed: {exc}") from exc
+        finally:
+            if self._journal is None:
+                self._journal = _open(self.file, os.O_APPEND)
+        _fsync_dir(self.path)
+        self._lines = len(self._pending)
+
+
+def _open(file: Path, mode: int) -> IO[str]:
+    # Owner-only: the file holds rendered webhook bodies, which may carry raw API keys as Tyk's do.
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | mode, 0o600)
+        return open(fd, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise StoreError(f"outbox: cannot open {file}: {exc}") from exc
+
+
+def _lock(folder: Path) -> IO[bytes]:
+    """Create the folder and hold an exclusive lock on the outbox for its lifetime."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / LOCK, "a+b")  # noqa: SIM115 - held open until close()
+    except OSError as exc:
+        raise StoreError(f"outbox: cannot use folder {folder}: {exc}") from exc
+    if sys.platform != "win32":
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise StoreError(f"outbox {folder / JOURNAL} is already open in this or another process") from exc
+    return handle
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable where the platform allows it (best effort)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,180 @@
+"""The Redis store's outbox: a Redis Stream with one consumer group that every gateway on the Redis joins.
+
+`add` is XADD; `take` reads, in order, this consumer's own unfinished entries (a previous run with the
+same consumer name took them and died), entries idle past `outbox_claim_idle` in a dead consumer's hands
+(XAUTOCLAIM), then new entries (XREADGROUP `>`, blocking briefly); `finish` is XACK plus XDEL. New entries
+are shared out between the gateways: each is read by one of them. It uses the store's client (owned and
+closed by the RedisStore) and turns every redis-py error into a StoreError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from gateway.delivery.model import Delivery
+from gateway.delivery.record import RecordCodec
+from gateway.errors import StoreError
+from gateway.log import get_logger
+
+log = get_logger("delivery.outbox")
+
+STREAM = "tyk-gateway-outbox"
+GROUP = "gateway"
+FIELD = "delivery"
+# A `take` blocks at most this long on Redis (and at most half the client's socket timeout).
+MAX_BLOCK = 1.0
+# Scan for abandoned entries at most this often (and at least twice per claim idle).
+CLAIM_SCAN_MAX = 30.0
+
+T = TypeVar("T")
+
+
+class RedisOutbox:
+    durable = True
+
+    def __init__(
+        self,
+        client: Redis,
+        codec: RecordCodec,
+        consumer: str,
+        *,
+        claim_idle: float,
+        address: str = "redis",
+        stream: str = STREAM,
+        group: str = GROUP,
+    ) -> None:
+        self.consumer = consumer
+        self.stream = stream
+        self.group = group
+        self._client = client
+        self._codec = codec
+        self._address = address
+        self._claim_idle_ms = max(1, round(claim_idle * 1000))
+        self._claim_every = min(claim_idle / 2, CLAIM_SCAN_MAX)
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout") or 2 * MAX_BLOCK
+        self._max_block = min(MAX_BLOCK, float(timeout) / 2)
+        self._taken: dict[str, str] = {}  # delivery id -> stream entry id, handed out and not finished
+        self._own_cursor: str | None = "0"  # replaying our own unfinished entries until None
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0
+        self._group_ready = False
+        self._closed = False
+
+    async def add(self, delivery: Delivery) -> None:
+        await self._call(lambda: self._client.xadd(self.stream, {FIELD: self._codec.dumps(delivery)}))
+
+    async def take(self, count: int, wait: float) -> list[Delivery]:
+        if self._closed:
+            return []
+        if self._own_cursor is not None:
+            cursor = self._own_cursor
+            batch = await self._read({self.stream: cursor}, count, None)
+            self._own_cursor = batch[-1][0] if batch else None
+            if batch:
+                return await self._accept(batch)
+        now = time.monotonic()
+        if now >= self._next_claim:
+            claimed = await self._claim(count)
+            if claimed is not None:
+                return claimed
+            self._next_claim = now + self._claim_every
+        block = max(1, round(min(wait, self._max_block) * 1000)) if wait > 0 else None
+        return await self._accept(await self._read({self.stream: ">"}, count, block))
+
+    async def finish(self, delivery_id: str) -> None:
+        entry = self._taken.pop(delivery_id, None)
+        if entry is not None:
+            await self._remove(entry)
+
+    async def backlog(self) -> int:
+        """Entries added and not finished, by any gateway."""
+        return int(await self._call(lambda: self._client.xlen(self.stream)))
+
+    async def close(self) -> None:
+        # The client belongs to the RedisStore, which closes it. Entries taken and not finished stay
+        # pending under our consumer name: the next run with that name (or a claim) sends them.
+        self._closed = True
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    async def _claim(self, count: int) -> list[Delivery] | None:
+        """Entries abandoned by a dead consumer, or None once a full scan has found nothing."""
+        reply = await self._call(
+            lambda: self._client.xautoclaim(
+                self.stream, self.group, self.consumer, self._claim_idle_ms, self._claim_cursor, count
+            )
+        )
+        self._claim_cursor = str(reply[0])
+        mine = set(self._taken.values())  # our own sends running past the claim idle stay ours, once
+        entries = [(entry, fields) for entry, fields in reply[1] if entry not in mine]
+        if entries:
+            log.info("outbox %s: took over %d abandoned webhook deliveries", self.stream, len(entries))
+            return await self._accept(entries)
+        return None if self._claim_cursor == "0-0" else []
+
+    async def _read(self, streams: dict[Any, Any], count: int, block: int | None) -> list[Any]:
+        reply: Any = await self._call(
+            lambda: self._client.xreadgroup(self.group, self.consumer, streams, count=count, block=block)
+        )
+        if not reply:
+            return []
+        # RESP2 answers [[stream, entries]]; RESP3 {stream: entries}.
+        return list(next(iter(reply.values())) if isinstance(reply, dict) else reply[0][1])
+
+    async def _accept(self, entries: list[Any]) -> list[Delivery]:
+        taken: list[Delivery] = []
+        for entry, fields in entries:
+            raw = (fields or {}).get(FIELD)
+            try:
+                if raw is None:
+                    raise ValueError("no delivery field (deleted)")
+                delivery = self._codec.loads(raw)
+            except ValueError as exc:
+                log.warning("outbox %s: entry %s dropped (%s)", self.stream, entry, exc)
+                await self._remove(entry)
+                continue
+            if delivery.id not in self._taken:
+                self._taken[delivery.id] = entry
+                taken.append(delivery)
+        return taken
+
+    async def _remove(self, entry: str) -> None:
+        async def both() -> None:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xack(self.stream, self.group, entry)
+                pipe.xdel(self.stream, entry)
+                await pipe.execute()
+
+        await self._call(both)
+
+    async def _call(self, command: Callable[[], Awaitable[T]]) -> T:
+        """Run a command, creating the group first (and again if the stream was deleted under us)."""
+        for attempt in (1, 2):
+            try:
+                if not self._group_ready:
+                    await self._create_group()
+                return await command()
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc) and attempt == 1:
+                    self._group_ready = False
+                    continue
+                raise StoreError(f"redis {self._address}: outbox {self.stream}: {exc}") from exc
+            except (RedisError, OSError) as exc:
+                raise StoreError(
+                    f"redis {self._address}: outbox {self.stream}: {exc or type(exc).__name__}"
+                ) from exc
+        raise AssertionError("unreachable")
+
+    async def _create_group(self) -> None:
+        try:
+            # From id 0: entries added before any gateway created the group are read too.
+            await self._client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
