@@ -24,6 +24,7 @@ from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.context import Services
 from gateway.delivery.deliverer import Deliverer
+from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import Outbox, RetryPolicy
 from gateway.delivery.outbox_file import FileOutbox
 from gateway.delivery.outbox_memory import MemoryOutbox
@@ -98,9 +99,9 @@ class Gateway:
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
         # The outbox and its Deliverer outlive reloads: a reload swaps handlers, never pending deliveries.
         self.outbox = self._open_outbox()
-        self.deliverer = Deliverer(
-            self.outbox, Sender(self._http), self.store, cfg.events.delivery_concurrency
-        )
+        self.delivery_log = DeliveryLog(cfg.events.delivery_log_size)
+        self._sender = Sender(self._http, self.delivery_log)
+        self.deliverer = Deliverer(self.outbox, self._sender, self.store, cfg.events.delivery_concurrency)
         self._deps = HandlerDeps(
             store=self.store,
             http=self._http,
@@ -110,6 +111,7 @@ class Gateway:
             enable_key_logging=cfg.enable_key_logging,
             deliveries=self.deliverer,
             retry=RetryPolicy.from_config(cfg.events),
+            redact_payload_keys=cfg.events.redact_keys_in_payloads,
         )
         self.services = Services(
             config=cfg,
@@ -155,6 +157,7 @@ class Gateway:
         began = time.monotonic()
         await self.bus.stop()  # every accepted event is now rendered and in the outbox
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
+        self._sender.halt()  # only requests already on the wire get the rest of the deadline
         await self.deliverer.stop(max(0.0, left))
         try:
             await self.outbox.close()

@@ -21,6 +21,8 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.store.base",
         "gateway.apidef.model",
         "gateway.delivery.model",
+        "gateway.delivery.options",
+        "gateway.delivery.signing",
         "gateway.usercode",
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.config"),

@@ -12,6 +12,7 @@ from typing import Protocol
 from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
 from gateway.config import Config
+from gateway.delivery.history import DeliveryLog
 from gateway.events.catalog import Event, EventMeta
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
@@ -29,6 +30,11 @@ class AdminGateway(Protocol):
 
     @property
     def cert_store(self) -> CertStore: ...
+
+    @property
+    def delivery_log(self) -> DeliveryLog:
+        """The last webhook attempts this gateway made (GET /tyk/webhooks/deliveries)."""
+        ...
 
     def fire_system(self, event: Event, meta: EventMeta) -> None:
         """Fire a gateway-level event (TokenCreated, ...); never blocks on delivery."""

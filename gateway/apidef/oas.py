@@ -212,6 +212,8 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "template_path": r.text(entry, "bodyTemplate", at),
             "header_map": headers,
             "event_timeout": _cooldown(r, entry, at),
+            # Not in Tyk: delivery options, checked when the handler is built (gateway.delivery.options).
+            **{meta: entry[key] for key, meta in _DELIVERY_KEYS.items() if key in entry},
         }
     if kind == "log":
         return {"disabled": disabled, "prefix": r.text(entry, "logPrefix", at)}
@@ -222,6 +224,14 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "path": r.text(entry, "path", at),
         }
     return dict(entry)  # an unknown type: the handler layer names it when it builds the API's handlers
+
+
+_DELIVERY_KEYS = {
+    "retry": "retry",
+    "signingSecrets": "signing_secrets",
+    "signingSecret": "signing_secret",
+    "redactKeys": "redact_keys",
+}
 
 
 def _cooldown(r: Reader, entry: dict[str, Any], at: str) -> int | str:

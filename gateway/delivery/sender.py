@@ -1,40 +1,170 @@
-"""A placeholder Sender: one attempt per delivery, 2xx = delivered, anything else = given up.
+"""The Sender: every attempt of one Delivery, until a 2xx, a final answer, or the retry policy runs out.
 
-Replaced at merge by the retrying, signing sender (same constructor and call). It never retries.
+Full-jitter exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, redirects
+never followed, each attempt signed afresh (Standard Webhooks) and recorded in the delivery log. It
+never finishes or releases anything in the outbox: the Deliverer does, from the returned verdict.
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
 
 import httpx
 
+from gateway.delivery import signing
+from gateway.delivery.history import Attempt, DeliveryLog, target
 from gateway.delivery.model import Delivery
-from gateway.log import get_logger
+from gateway.log import Throttle, get_logger
 
 log = get_logger("delivery.sender")
+
+# 4xx answers that may succeed later (timeout, too early, too many requests); any other 4xx will not.
+RETRYABLE_4XX = frozenset({408, 425, 429})
+# A target that answered 410 Gone gets nothing more from this gateway for this long.
+GONE_FOR = 3600.0
 
 
 class Sender:
     def __init__(
-        self, http: httpx.AsyncClient, history: Any = None, clock: Callable[[], float] = time.time
+        self,
+        http: httpx.AsyncClient,
+        history: DeliveryLog | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._http = http
+        self._history = history
+        self._clock = clock
+        self._sleep = sleep or self._pause
+        self._halted = asyncio.Event()
+        self._rand = rand
+        self._gone: dict[str, float] = {}  # target URL -> until when it is skipped
+        self._fail_log = Throttle(10.0)
+
+    def halt(self) -> None:
+        """Shutdown: deliveries waiting to retry stop now, unfinished, and stay in the outbox."""
+        self._halted.set()
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._halted.wait(), seconds)
+        except TimeoutError:
+            return
+        # Cancelled, not given up: the Deliverer leaves it in the outbox for the next start.
+        raise asyncio.CancelledError
 
     async def __call__(self, delivery: Delivery) -> bool:
-        headers = [*delivery.headers, ("webhook-id", delivery.id)]
+        """True once delivered; False when given up (the Deliverer then frees its cooldown)."""
+        policy = delivery.retry
+        keys = tuple(signing.secret_key(s) for s in delivery.secrets)
+        deadline = (delivery.accepted or self._clock()) + policy.max_elapsed
+        attempt = 0
+        while True:
+            attempt += 1
+            if self._gone.get(delivery.url, 0.0) > self._clock():
+                self._record(delivery, attempt, 0, 0.0, "target answered 410 Gone earlier", "gone")
+                return False
+            status, error, wait = await self._attempt(delivery, attempt, keys)
+            if 200 <= status < 300:
+                return True
+            if status == 410:
+                self._gone[delivery.url] = self._clock() + GONE_FOR
+                self._finish(delivery, attempt, status, error, "gone")
+                return False
+            final = (300 <= status < 500 and status not in RETRYABLE_4XX) or attempt >= policy.max_attempts
+            if wait is None:
+                ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+                wait = self._rand() * ceiling  # full jitter: spreads a burst of retries over the window
+            if final or self._clock() + wait > deadline:
+                self._finish(delivery, attempt, status, error, "given up")
+                return False
+            await self._sleep(wait)
+
+    async def _attempt(
+        self, delivery: Delivery, attempt: int, keys: tuple[bytes, ...]
+    ) -> tuple[int, str, float | None]:
+        """(status or 0, error text, the server's Retry-After in seconds or None) of one request."""
+        headers = [
+            *delivery.headers,
+            *signing.signature_headers(keys, delivery.id, int(self._clock()), delivery.body),
+        ]
+        started, began = self._clock(), time.perf_counter()
         try:
             response = await self._http.request(
                 delivery.method, delivery.url, content=delivery.body, headers=headers
             )
         except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._record(delivery, attempt, 0, _ms(began), error, "retrying", started)
+            return 0, error, None
+        status = response.status_code
+        ok = 200 <= status < 300
+        error = "" if ok else f"answered {status}"
+        self._record(delivery, attempt, status, _ms(began), error, "delivered" if ok else "retrying", started)
+        wait = _retry_after(response, self._clock()) if status in (429, 503) else None
+        return status, error, wait
+
+    def _finish(self, delivery: Delivery, attempt: int, status: int, error: str, outcome: str) -> None:
+        if self._history is not None:
+            self._history.mark_last(delivery.api_id, delivery.handler, delivery.id, outcome)
+        if self._fail_log.allow(f"{delivery.api_id}:{delivery.handler}"):
             log.warning(
-                "webhook %r to %s failed: %s", delivery.handler, delivery.url, str(exc) or type(exc).__name__
+                "webhook %r for api %r: %s after %d attempt(s) to %s: %s",
+                delivery.handler,
+                delivery.api_id,
+                outcome,
+                attempt,
+                target(delivery.method, delivery.url),
+                error or status,
             )
-            return False
-        if 200 <= response.status_code < 300:
-            return True
-        log.warning("webhook %r: %s answered %d", delivery.handler, delivery.url, response.status_code)
-        return False
+
+    def _record(
+        self,
+        delivery: Delivery,
+        attempt: int,
+        status: int,
+        latency_ms: float,
+        error: str,
+        outcome: str,
+        started: float | None = None,
+    ) -> None:
+        if self._history is None:
+            return
+        self._history.record(
+            Attempt(
+                time=self._clock() if started is None else started,
+                api_id=delivery.api_id,
+                handler=delivery.handler,
+                event=delivery.event,
+                target=target(delivery.method, delivery.url),
+                webhook_id=delivery.id,
+                attempt=attempt,
+                status=status,
+                latency_ms=latency_ms,
+                error=error,
+                outcome=outcome,
+            )
+        )
+
+
+def _ms(began: float) -> float:
+    return round((time.perf_counter() - began) * 1000, 3)
+
+
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError):
+        return None

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.delivery.model import Delivery, new_id
+from gateway.delivery.model import Delivery, RetryPolicy, new_id
+from gateway.delivery.options import retry_policy, signing_secrets
+from gateway.delivery.signing import secret_key, signature_headers
 from gateway.errors import ConfigError, HandlerError, StoreError
 from gateway.events.catalog import EventMessage
 from gateway.handlers.base import HandlerDeps, HandlerScope
-from gateway.log import get_logger
+from gateway.log import get_logger, redact_key
 from gateway.templating import Template, load_template
 
 log = get_logger("handlers.webhook")
@@ -43,6 +45,9 @@ class WebhookHandler:
         cooldown: int,
         scope: HandlerScope,
         deps: HandlerDeps,
+        retry: RetryPolicy | None = None,
+        secrets: tuple[str, ...] = (),
+        redact_keys: bool = False,
     ) -> None:
         self.name = name
         self.method = method
@@ -52,6 +57,9 @@ class WebhookHandler:
         self.cooldown = cooldown
         self.scope = scope
         self.deps = deps
+        self.retry = retry or deps.retry
+        self.secrets = secrets
+        self.redact_keys = redact_keys
         split = urlsplit(url)
         self._request_target = (split.path or "/") + (f"?{split.query}" if split.query else "")
         self._host = split.netloc
@@ -87,6 +95,9 @@ class WebhookHandler:
             headers["Content-Type"] = "application/json"
         headers.update(header_map)  # header_map wins, as in Tyk
         name = meta.get("name") or meta.get("id") or url
+        redact = meta.get("redact_keys", meta.get("redactKeys", deps.redact_payload_keys))
+        if not isinstance(redact, bool):
+            raise ConfigError(where, f'"redact_keys": expected true or false, got {redact!r}')
         return cls(
             name=str(name),
             method=method,
@@ -96,6 +107,9 @@ class WebhookHandler:
             cooldown=cooldown,
             scope=scope,
             deps=deps,
+            retry=retry_policy(meta, deps.retry, where),
+            secrets=signing_secrets(meta, where),
+            redact_keys=redact,
         )
 
     def checksum(self, body: bytes) -> str:
@@ -107,7 +121,14 @@ class WebhookHandler:
         return hashlib.md5(wire, usedforsecurity=False).hexdigest()
 
     async def handle(self, msg: EventMessage) -> None:
-        body = self.template.render(msg.template_data()).encode()
+        data = msg.template_data()
+        if self.redact_keys and data["Meta"].get("Key"):
+            # Tyk's field stays; only its value is masked (events.redact_keys_in_payloads, redact_keys).
+            data["Meta"] = data["EventMetaData"] = {
+                **data["Meta"],
+                "Key": redact_key(str(data["Meta"]["Key"])),
+            }
+        body = self.template.render(data).encode()
         store = self.deps.store
         delivery_id = new_id()
         reservation = ""
@@ -131,8 +152,8 @@ class WebhookHandler:
                 url=self.url,
                 body=body,
                 headers=tuple(self.headers.items()),
-                retry=getattr(self, "retry", None) or self.deps.retry,
-                secrets=tuple(getattr(self, "secrets", ())),
+                retry=self.retry,
+                secrets=self.secrets,
                 reservation=reservation,
                 id=delivery_id,
                 accepted=time.time(),
@@ -142,13 +163,15 @@ class WebhookHandler:
                 return
             except StoreError as exc:
                 log.warning("webhook %r: outbox unavailable, sending once now: %s", self.name, exc)
-        await self._send_once(body, reservation)
+        await self._send_once(body, reservation, delivery_id)
 
-    async def _send_once(self, body: bytes, reservation: str) -> None:
+    async def _send_once(self, body: bytes, reservation: str, delivery_id: str) -> None:
         """Tyk's delivery: one request now, in the bus worker (no outbox, or the outbox is down)."""
         delivered = False
         try:
-            response = await self.deps.http.request(self.method, self.url, content=body, headers=self.headers)
+            keys = tuple(secret_key(s) for s in self.secrets)
+            headers = [*self.headers.items(), *signature_headers(keys, delivery_id, int(time.time()), body)]
+            response = await self.deps.http.request(self.method, self.url, content=body, headers=headers)
             if not 200 <= response.status_code < 300:
                 raise HandlerError(f"{self.url} answered {response.status_code}")
             delivered = True

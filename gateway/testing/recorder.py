@@ -1,15 +1,16 @@
 """WebhookRecorder: a real webhook receiver (raw ASGI) that records what it is sent.
 
 Serve it on a loopback port next to the gateway, point a handler's URL at it, and await
-`wait_for(n)`: a bounded wait, never a sleep. It answers every request with a fixed status, so a
-test can also play a failing target. It must stay free of gateway internals: it sees only HTTP.
+`wait_for(n)`: a bounded wait, never a sleep. It answers with a fixed status, after any scripted
+answers (`script`: status and extra headers, one per request in order), so a test can also play a
+failing, rate-limited, redirecting or gone target. It must stay free of gateway internals: it sees only HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,14 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class WebhookRecorder:
-    def __init__(self, status: int = 200, on_delivery: Callable[[Delivery], None] | None = None) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        on_delivery: Callable[[Delivery], None] | None = None,
+        script: Sequence[tuple[int, Mapping[str, str]]] = (),
+    ) -> None:
         self.status = status
+        self.script = list(script)
         self.deliveries: list[Delivery] = []
         self._on_delivery = on_delivery
         self._changed = asyncio.Event()
@@ -62,13 +69,10 @@ class WebhookRecorder:
         self._changed.set()
         if self._on_delivery is not None:
             self._on_delivery(delivery)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
+        status, extra = self.script.pop(0) if self.script else (self.status, {})
+        headers = [(b"content-type", b"application/json")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b'{"ok":true}'})
 
     async def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[Delivery]:

@@ -1,0 +1,23 @@
+"""`GET /tyk/webhooks/deliveries`: the last webhook attempts of this gateway, newest first.
+
+Optional `api_id` and `handler` query parameters narrow it to one API and/or one handler. The log it
+reads holds no bodies and no target query strings, so no raw API key can be shown. Read-only.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin.common import TykJSON
+from gateway.admin.deps import AdminGateway
+
+
+def routes(gw: AdminGateway) -> list[Route]:
+    async def listing(request: Request) -> Response:
+        query = request.query_params
+        attempts = gw.delivery_log.entries(query.get("api_id"), query.get("handler"))
+        return TykJSON({"deliveries": attempts, "count": len(attempts)})
+
+    return [Route("/tyk/webhooks/deliveries", listing, methods=["GET"])]
