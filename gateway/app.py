@@ -11,6 +11,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,13 +34,15 @@ from gateway.delivery.record import RecordCodec
 from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, Reject, StoreError, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
-from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta
+from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta, shared
 from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.handlers import registry as handlers
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
+from gateway.handlers.webhook import WebhookHandler
 from gateway.limiter import Limiter
 from gateway.log import get_logger
 from gateway.proxy import AiohttpUpstream, Receive, Scope, Send, Upstream
+from gateway.quota_monitor import TriggerMonitor
 from gateway.routing import APIRoute, RouteTable
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
@@ -82,6 +85,14 @@ class Gateway:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # A failed start (a bad monitor webhook, an unreachable store) leaves no file locked.
+            await self._release()
+            raise
+
+    async def _start(self) -> None:
         cfg = self.config
         self.store: Store = open_store(cfg.storage)
         self.sessions = SessionStore(
@@ -113,6 +124,7 @@ class Gateway:
             retry=RetryPolicy.from_config(cfg.events),
             redact_payload_keys=cfg.events.redact_keys_in_payloads,
         )
+        self._monitor_hook, monitor = self._trigger_monitor()
         self.services = Services(
             config=cfg,
             store=self.store,
@@ -122,6 +134,7 @@ class Gateway:
             upstream=self._upstream,
             clock=self._clock,
             oauth_http=self._oauth_http,
+            trigger_monitor=monitor,
         )
         self._errors = ErrorPages(cfg.template_path)
         self.cert_store = CertStore(self.store, cfg.secret, cfg.config_dir)
@@ -159,15 +172,37 @@ class Gateway:
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
         self._sender.halt()  # only requests already on the wire get the rest of the deadline
         await self.deliverer.stop(max(0.0, left))
-        try:
-            await self.outbox.close()
-        except StoreError as exc:
-            log.warning("%s", exc)
-        await self._http.aclose()
-        await self._oauth_http.aclose()
+        await self._release()
+
+    async def _release(self) -> None:
+        """Close the outbox, the clients and the store: whichever of them were opened."""
+        outbox: Outbox | None = getattr(self, "outbox", None)
+        if outbox is not None:
+            try:
+                await outbox.close()
+            except StoreError as exc:
+                log.warning("%s", exc)
+        for client in (getattr(self, "_http", None), getattr(self, "_oauth_http", None)):
+            if client is not None:
+                await client.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
             await self._upstream.close()
-        await self.store.close()
+        store: Store | None = getattr(self, "store", None)
+        if store is not None:
+            await store.close()
+
+    def _trigger_monitor(self) -> tuple[Handler | None, TriggerMonitor | None]:
+        """tyk.conf `monitor`: its webhook and the monitor, or (None, None) when off. Bad settings are a
+        ConfigError: fatal at start, as a bad tyk.conf is."""
+        cfg = self.config.monitor
+        monitor = TriggerMonitor(cfg, self.store)
+        if not (monitor.users or monitor.orgs):
+            return None, None
+        meta = dict(cfg.configuration)
+        if not meta.get("template_path"):  # Tyk's monitor default: the five fields of its template
+            meta["template_path"] = str(Path(self.config.template_path) / "monitor_template.json")
+        scope = HandlerScope(where="tyk.conf monitor.configuration")
+        return WebhookHandler.from_meta(meta, scope, self._deps), monitor
 
     def _open_outbox(self) -> Outbox:
         """The store's outbox (a stream on Redis, a file next to the embedded store), or memory only."""
@@ -196,6 +231,8 @@ class Gateway:
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
             routes: dict[tuple[str, str], list[Handler]] = {}
+            if self._monitor_hook is not None:  # Tyk's monitor webhook: gateway-level, like tyk.conf's
+                routes[("", Event.TriggerExceeded)] = [self._monitor_hook]
             self._add_handlers(routes, "", "", self._gateway_handler_specs(), "tyk.conf")
             for spec in result.specs:
                 self._add_handlers(
@@ -264,7 +301,11 @@ class Gateway:
                     owner,
                     event,
                 )
-            elif (event in SYSTEM_EVENTS) != (not api_id) and not (not api_id and event in _CERT_EVENTS):
+            elif (
+                (event in SYSTEM_EVENTS) != (not api_id)
+                and not (not api_id and event in _CERT_EVENTS)
+                and not shared(event)
+            ):
                 # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
                 where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
                 log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)

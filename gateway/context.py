@@ -24,6 +24,7 @@ from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.limiter import Limiter
 from gateway.log import Throttle
+from gateway.quota_monitor import TriggerMonitor
 from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 
@@ -48,6 +49,8 @@ class Services:
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
     # The certificates each API uses (mutual TLS, upstream), swapped in on every load.
     certs: CertRegistry = field(default_factory=CertRegistry)
+    # tyk.conf `monitor` (TriggerExceeded); None when off, so the quota steps pay nothing for it.
+    trigger_monitor: TriggerMonitor | None = None
 
 
 class RequestContext:

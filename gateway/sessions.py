@@ -73,6 +73,7 @@ class Session:
     access_rights: Mapping[str, AccessRight] = field(default_factory=dict)
     meta_data: Mapping[str, Any] = field(default_factory=dict)
     last_updated: str = ""
+    trigger_limits: tuple[float, ...] = ()  # `monitor.trigger_limits`: quota usage percentages
     raw: Mapping[str, Any] = field(default_factory=dict)  # the JSON as given, unknown fields included
 
     @classmethod
@@ -103,6 +104,7 @@ class Session:
             access_rights=rights,
             meta_data=r.mapping("meta_data"),
             last_updated=r.text("last_updated"),
+            trigger_limits=_trigger_limits(Reader(where, "$.monitor", r.mapping("monitor"))),
             raw=raw,
         )
 
@@ -252,3 +254,11 @@ def parse_stored(value: str, what: str) -> Session | None:
         # Tyk treats an unreadable session as absent; say why once per lookup, key redacted.
         log.warning("ignoring unreadable session of %s: %s", what, exc)
         return None
+
+
+def _trigger_limits(r: Reader) -> tuple[float, ...]:
+    limits = r.items("trigger_limits")
+    for i, value in enumerate(limits):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise r.fail(f"trigger_limits[{i}]", "a percentage above 0 and at most 100", value)
+    return tuple(float(v) for v in limits)

@@ -65,10 +65,26 @@ class OrgLimits:
                 self._fire(ctx, Event.OrgRateLimitExceeded, OrgRateLimitExceededMeta, ORG_RATE_MESSAGE)
                 raise Reject(403, ORG_RATE_LIMIT_EXCEEDED)
             if org.quota_max > 0:
-                remaining, _ = await count(services, self.quota_key, org.quota_max, org.quota_renewal_rate)
+                remaining, renews = await count(
+                    services, self.quota_key, org.quota_max, org.quota_renewal_rate
+                )
                 if remaining < 0:
                     self._fire(ctx, Event.OrgQuotaExceeded, OrgQuotaExceededMeta, ORG_QUOTA_MESSAGE)
                     raise Reject(403, ORG_QUOTA_EXCEEDED)
+                monitor = services.trigger_monitor
+                if monitor is not None and monitor.orgs:
+                    now = services.clock()
+                    await monitor.observe(
+                        ctx.fire,
+                        now,
+                        counter=self.quota_key,
+                        used=org.quota_max - remaining,
+                        quota_max=org.quota_max,
+                        reset=max(0.0, renews - now) if renews else 0.0,
+                        limits=org.trigger_limits,
+                        org_id=self.org_id,
+                        key="",  # Tyk: org checks carry no key
+                    )
         except StoreError as exc:
             store_failure(ctx, exc, "organisation limits")
 

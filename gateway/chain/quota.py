@@ -3,7 +3,8 @@
 
 One atomic store step per request (`Store.incr_window`) on `quota-[<scope>-]<key or hash>`, the counter
 the REST API resets and reads. Blocked requests count too (Tyk). A refusal fires QuotaExceeded and is
-403 `Quota exceeded`; store outages follow `chain.policy`. It must not touch the rate limiter.
+403 `Quota exceeded`; an allowed request is shown to the quota trigger monitor when it is on. Store
+outages follow `chain.policy`. It must not touch the rate limiter.
 """
 
 from __future__ import annotations
@@ -60,3 +61,17 @@ class KeyQuota:
             meta = QuotaExceededMeta(QUOTA_EVENT_MESSAGE, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.QuotaExceeded, meta)
             raise Reject(403, QUOTA_EXCEEDED)
+        monitor = services.trigger_monitor
+        if monitor is not None and monitor.users:
+            now = services.clock()
+            await monitor.observe(
+                ctx.fire,
+                now,
+                counter=key,
+                used=limit.quota_max - remaining,
+                quota_max=limit.quota_max,
+                reset=max(0.0, renews - now) if renews else 0.0,
+                limits=session.trigger_limits,
+                org_id=session.org_id,
+                key=ctx.key,
+            )

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.config import EventsConfig
-from gateway.events.catalog import SYSTEM_EVENTS, EventMessage
+from gateway.events.catalog import SYSTEM_EVENTS, EventMessage, shared
 from gateway.handlers.base import Handler
 from gateway.log import Throttle, get_logger
 
@@ -48,11 +48,11 @@ class EventBus:
 
     def wants(self, api_id: str, event: str) -> bool:
         """True when some handler would receive this event: lets callers skip building metas."""
-        return self._key(api_id, event) in self._routes
+        return bool(self._handlers(api_id, event))
 
     def fire(self, msg: EventMessage) -> int:
         """Queue the event for each of its handlers without waiting; returns how many were queued."""
-        handlers = self._routes.get(self._key(msg.api_id, msg.type), ())
+        handlers = self._handlers(msg.api_id, msg.type)
         queued = 0
         for handler in handlers:
             if self._accepting:
@@ -99,10 +99,16 @@ class EventBus:
         """Wait until every queued event has been handled (tests and reloads use it)."""
         await self._queue.join()
 
-    @staticmethod
-    def _key(api_id: str, event: str) -> tuple[str, str]:
-        # Tyk's routing rule: token events go only to gateway-level handlers, the rest only per API.
-        return ("" if event in SYSTEM_EVENTS else api_id, event)
+    def _handlers(self, api_id: str, event: str) -> Sequence[Handler]:
+        # Tyk's routing rule: token events go only to gateway-level handlers, the rest only per API;
+        # the shared ones (the quota monitor's, custom events) to both.
+        if event in SYSTEM_EVENTS:
+            return self._routes.get(("", event), ())
+        own = self._routes.get((api_id, event), ())
+        if api_id and shared(event):
+            gateway_level = self._routes.get(("", event), ())
+            return [*own, *gateway_level] if own and gateway_level else own or gateway_level
+        return own
 
     async def _work(self) -> None:
         while True:
