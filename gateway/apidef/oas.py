@@ -222,6 +222,7 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "disabled": disabled,
             "name": r.text(entry, "functionName", at),
             "path": r.text(entry, "path", at),
+            **({"timeout": entry["timeout"]} if "timeout" in entry else {}),  # not in Tyk: seconds per call
         }
     return dict(entry)  # an unknown type: the handler layer names it when it builds the API's handlers
 

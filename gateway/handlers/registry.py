@@ -11,12 +11,27 @@ from typing import Any
 from gateway.apidef.model import HandlerSpec
 from gateway.errors import ConfigError
 from gateway.handlers.base import Handler, HandlerDeps, HandlerFactory, HandlerScope
+from gateway.handlers.custom import PythonHandler
 from gateway.handlers.log import LogHandler
 from gateway.handlers.webhook import WebhookHandler
+
+
+def dynamic(meta: dict[str, Any], scope: HandlerScope, deps: HandlerDeps) -> Handler:
+    """Tyk's `eh_dynamic_handler` (OAS `custom`): Python for a `.py` file, else Tyk's JavaScript."""
+    path = meta.get("path")
+    if isinstance(path, str) and path.endswith(".py"):
+        return PythonHandler.from_meta(meta, scope, deps)
+    raise ConfigError(
+        scope.where,
+        f'"path": {path!r}: JavaScript event handlers are not supported yet; give a Python file (.py)',
+    )
+
 
 REGISTRY: dict[str, HandlerFactory] = {
     WebhookHandler.kind: WebhookHandler.from_meta,
     LogHandler.kind: LogHandler.from_meta,
+    "eh_dynamic_handler": dynamic,
+    "cp_dynamic_handler": PythonHandler.from_meta,  # Tyk's coprocess handler: Python here
 }
 
 
