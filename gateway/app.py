@@ -243,8 +243,15 @@ class Gateway:
                     f"api {spec.api_id!r} ({spec.source})",
                 )
             specs = await self._resolve_certs(result.specs)
-            active = [s for s in specs if s.active]
-            table = RouteTable(APIRoute(spec, self.services) for spec in active)
+            built: list[APIRoute] = []
+            for spec in [s for s in specs if s.active]:
+                try:
+                    built.append(APIRoute(spec, self.services))
+                except ConfigError as exc:  # a request hook that cannot be loaded: never serve without it
+                    log.error("skipped %s: %s", spec.source or spec.api_id, exc)
+                    specs = tuple(s for s in specs if s is not spec)
+            active = [route.spec for route in built]
+            table = RouteTable(built)
             self.bus.set_routes(routes)
             old, self._table, self._specs = self._table, table, specs
             old.close()  # the replaced routes' breakers start afresh; their timers must not fire

@@ -30,6 +30,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.sealing": (),
     "gateway.chain": (
         "gateway.chain",
+        "gateway.usercode",
         "gateway.config",
         "gateway.context",
         "gateway.events.catalog",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import breakers, certs, features, upstream_auth, uptime, versions
+from gateway.apidef import breakers, certs, features, hooks, upstream_auth, uptime, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
@@ -44,6 +44,7 @@ def parse(raw: Any, where: str) -> APISpec:
         auth=_auth(r, doc),
         rate_limit=_rate_limit(r, doc),
         event_handlers=_handlers(r, doc),
+        hooks=hooks.classic(r, doc),
         preserve_host_header=r.flag(proxy, "preserve_host_header", "$.proxy"),
         uptime=uptime.classic(r, doc, proxy),
         breakers=breakers.classic(r, doc),

@@ -62,6 +62,19 @@ VERSION_FEATURES = (
 # OAS sections never named as ignored: oas.py reads them, they are checked here as restrictions, or they
 # are analytics and plugin plumbing that change nothing this gateway serves.
 QUIET = frozenset({"pluginConfig", "trafficLogs", "skipRateLimit", "skipQuota", "skipQuotaReset"})
+PYTHON_HOOKS = frozenset(
+    {"custom_middleware.pre", "custom_middleware.post_key_auth", "custom_middleware.post"}
+)
+OAS_PYTHON_HOOKS = frozenset(
+    {
+        "prePlugins",
+        "prePlugin",
+        "postAuthenticationPlugins",
+        "postAuthenticationPlugin",
+        "postPlugins",
+        "postPlugin",
+    }
+)
 # Implemented features: Classic extended_paths keys and OAS middleware features read by their own modules.
 PATHS_READ = frozenset({"circuit_breakers"})
 MIDDLEWARE_READ = frozenset({"circuitBreaker"})
@@ -90,8 +103,14 @@ def classic(r: Reader, doc: dict[str, Any]) -> tuple[str, ...]:
     for switch, listing, what in RESTRICTING:
         if doc.get(switch) is True and switched_on(doc.get(listing)):
             raise r.unsupported(f"$.{listing}", what, doc.get(listing))
+    # Python hooks are implemented (apidef/hooks.py); other drivers' hooks are only named.
+    python = dig(doc, "custom_middleware.driver") == "python"
     found = [
-        label for label, on, off in FEATURES if switched_on(dig(doc, on)) and not (off and dig(doc, off))
+        label
+        for label, on, off in FEATURES
+        if switched_on(dig(doc, on))
+        and not (off and dig(doc, off))
+        and not (python and label in PYTHON_HOOKS)
     ]
     versions = dig(doc, "version_data.versions")
     if not isinstance(versions, dict):
@@ -141,12 +160,15 @@ def oas(
     if _feature_on(dig(upstream, "authentication.basicAuth")):
         found.append("upstream.authentication.basicAuth")
     middleware = ext.get("middleware")
+    python = dig(ext, "middleware.global.pluginConfig.driver") == "python"
     for group, entries in middleware.items() if isinstance(middleware, dict) else ():
         # `global` holds features directly; `operations`, `mcpTools`, ... hold them per operation or tool.
         scopes = {"": entries} if group == "global" else entries
         for name, settings in scopes.items() if isinstance(scopes, dict) else ():
             for feature, value in settings.items() if isinstance(settings, dict) else ():
                 if feature in QUIET or feature in MIDDLEWARE_READ or not _feature_on(value):
+                    continue
+                if python and group == "global" and feature in OAS_PYTHON_HOOKS:
                     continue
                 label = ".".join(p for p in ("middleware", group, name, feature) if p)
                 if feature in ("allow", "block"):

@@ -34,6 +34,17 @@ class RateSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class HookSpec:
+    """One Python request hook: `stage` is pre, post_key_auth or post; `where` its JSON path."""
+
+    stage: str
+    name: str
+    path: str
+    where: str = ""
+    timeout: float = 5.0  # not in Tyk: seconds before the request is answered 500
+
+
+@dataclass(frozen=True, slots=True)
 class HandlerSpec:
     """One event handler as written in the definition, normalised to Tyk Classic names.
 
@@ -168,6 +179,7 @@ class APISpec:
     auth: AuthTokenSpec | None = None  # None = keyless
     rate_limit: RateSpec | None = None  # API-level rate limit
     event_handlers: tuple[HandlerSpec, ...] = ()
+    hooks: tuple[HookSpec, ...] = ()  # Python request hooks (custom_middleware, driver python)
     preserve_host_header: bool = False
     uptime: UptimeSpec = UptimeSpec()
     breakers: tuple[BreakerSpec, ...] = ()

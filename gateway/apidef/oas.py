@@ -11,7 +11,7 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import breakers, certs, features, upstream_auth, uptime, versions
+from gateway.apidef import breakers, certs, features, hooks, upstream_auth, uptime, versions
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
@@ -55,6 +55,7 @@ def parse(raw: Any, where: str) -> APISpec:
         auth=_auth(r, doc, server),
         rate_limit=_rate_limit(r, ext, upstream),
         event_handlers=_handlers(r, server),
+        hooks=hooks.oas(r, ext),
         preserve_host_header=r.flag(
             r.obj(upstream, "preserveHostHeader", f"{X}.upstream"),
             "enabled",

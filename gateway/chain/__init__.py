@@ -8,13 +8,14 @@ so every limiting middleware fails open or closed the same way.
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, cast, runtime_checkable
 
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
 from gateway.chain.cert_check import CertificateCheck
 from gateway.chain.circuit_breaker import CircuitBreaker
+from gateway.chain.hooks import PostAuthHooks, PostHooks, PreHooks
 from gateway.chain.key_expiry import KeyExpiry
 from gateway.chain.org_limits import OrgLimits
 from gateway.chain.quota import KeyQuota
@@ -52,22 +53,30 @@ DEFAULT_CONFIG = Config()
 # it guards the proxy step itself (its on_response sees the upstream's answer).
 ORDER: tuple[type[Middleware], ...] = (
     VersionCheck,
+    PreHooks,  # Tyk's `pre` custom middleware: before auth and limits
     CertificateCheck,
     OrgLimits,
     AuthToken,
+    PostAuthHooks,  # Tyk's `post_key_auth`: right after auth, before the key's checks
     KeyExpiry,
     AccessRights,
     KeyRateLimit,
     KeyQuota,  # with KeyRateLimit, Tyk's RateLimitAndQuotaCheck: rate first, then quota
     APIRateLimit,
     UpstreamOAuth,
+    PostHooks,  # Tyk's `post`: the last word on the request before the proxy
     CircuitBreaker,
 )
+# Hook stages import user code from middleware_path, which only the config names.
+_CONFIGURED: frozenset[type[Any]] = frozenset({PreHooks, PostAuthHooks, PostHooks})
 
 
 def build(spec: APISpec, config: Config = DEFAULT_CONFIG) -> tuple[Middleware, ...]:
-    """The enabled middleware of one API, in ORDER; an API with none proxies straight through."""
-    return tuple(m(spec) for m in ORDER if m.enabled(spec, config))
+    """The enabled middleware of one API, in ORDER; an API with none proxies straight through.
+    ConfigError when a hook's file cannot be loaded (the caller skips that API)."""
+    return tuple(
+        cast(Any, m)(spec, config) if m in _CONFIGURED else m(spec) for m in ORDER if m.enabled(spec, config)
+    )
 
 
 def responders(chain: tuple[Middleware, ...]) -> tuple[ResponseHook, ...]:

@@ -8,6 +8,7 @@ module must stay pure data: no I/O, no imports from the rest of the package.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -44,6 +45,11 @@ class Event(StrEnum):
 # Events Tyk routes only to gateway-level (tyk.conf) handlers; every other event is per API.
 SYSTEM_EVENTS = frozenset({Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted})
 _KNOWN = frozenset(Event)
+
+
+def is_custom(name: object) -> bool:
+    """A name user code may fire: a non-empty string that is none of the gateway's own events."""
+    return isinstance(name, str) and bool(name.strip()) and name not in _KNOWN
 
 
 def shared(event: str) -> bool:
@@ -282,3 +288,9 @@ class EventMessage:
             "EventType": str(self.type),
             "EventMetaData": meta,
         }
+
+
+def custom_meta(fields: Mapping[str, Any]) -> MapMeta:
+    """The meta of a custom event: `Message` and every other field as `.Meta.<Name>`."""
+    values = {str(k): v for k, v in fields.items() if k != "Message"}
+    return MapMeta(str(fields.get("Message", "")), values=values)

@@ -23,15 +23,18 @@ def spec(**kw: object) -> APISpec:
 def test_order_is_tyks() -> None:
     assert [m.name for m in chain.ORDER] == [
         "version_check",
+        "hooks_pre",  # Tyk: pre plugins after CORS, before the IP lists and mutual TLS
         "cert_check",
         "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
         "auth",
+        "hooks_post_key_auth",
         "key_expiry",
         "access_rights",
         "key_rate_limit",
         "quota",  # RateLimitAndQuotaCheck: the rate limit, then the quota
         "api_rate_limit",
         "upstream_oauth",
+        "hooks_post",
         "circuit_breaker",
     ]
 
