@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from gateway import cert_registry, tls
+from gateway import cert_registry, global_webhooks, tls
 from gateway.admin import build_admin
 from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
@@ -125,6 +125,9 @@ class Gateway:
             redact_payload_keys=cfg.events.redact_keys_in_payloads,
         )
         self._monitor_hook, monitor = self._trigger_monitor()
+        self.configured_webhooks = global_webhooks.from_config(cfg.webhooks)
+        for webhook_id, webhook in self.configured_webhooks.items():  # fatal at start, as tyk.conf is
+            self.check_webhook(webhook, f"tyk.conf webhooks {webhook_id!r}")
         self.services = Services(
             config=cfg,
             store=self.store,
@@ -230,6 +233,7 @@ class Gateway:
             except ConfigError as exc:  # no app_path folder: serve no APIs until one is posted
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
+            self._webhooks = await global_webhooks.all_webhooks(self.store, self.configured_webhooks)
             routes: dict[tuple[str, str], list[Handler]] = {}
             if self._monitor_hook is not None:  # Tyk's monitor webhook: gateway-level, like tyk.conf's
                 routes[("", Event.TriggerExceeded)] = [self._monitor_hook]
@@ -297,7 +301,7 @@ class Gateway:
         specs: Sequence[Any],
         owner: str,
     ) -> None:
-        built, errors = handlers.build(specs, HandlerScope(api_id, org_id), self._deps)
+        built, errors = handlers.build(specs, HandlerScope(api_id, org_id), self._deps, self._webhooks)
         for error in errors:
             log.error("%s: handler skipped: %s", owner, error)
         for event, found in built.items():
@@ -319,6 +323,12 @@ class Gateway:
             routes.setdefault((api_id, event), []).extend(found)
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
+
+    def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
+        """A global webhook definition, checked as its handler would be built (ConfigError otherwise)."""
+        webhook = global_webhooks.check(raw, where)
+        WebhookHandler.from_meta(dict(webhook), HandlerScope(where=where), self._deps)
+        return webhook
 
     def specs(self) -> Sequence[APISpec]:
         return self._specs

@@ -24,6 +24,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.delivery.options",
         "gateway.delivery.signing",
         "gateway.usercode",
+        "gateway.global_webhooks",
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.config"),
     "gateway.usercode": (),

@@ -1,9 +1,9 @@
 """The Gateway REST API (`/tyk/keys`, `/tyk/apis`, `/tyk/reload`) and the health check, on Starlette.
 
 `build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `certs`,
-`deliveries` (the webhook delivery log), `system` (reload, health, error bodies). It sees the gateway
-only through `deps.AdminGateway` and is never on the proxy hot path: `app.py` hands it `/tyk/*` and
-the health check path only.
+`deliveries` (the webhook delivery log), `webhooks` (global webhooks), `system` (reload, health, error
+bodies). It sees the gateway only through `deps.AdminGateway` and is never on the proxy hot path:
+`app.py` hands it `/tyk/*` and the health check path only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.admin import apis, certs, deliveries, keys, org_keys, system
+from gateway.admin import apis, certs, deliveries, keys, org_keys, system, webhooks
 from gateway.admin.auth import AdminGuard
 from gateway.admin.deps import AdminGateway
 
@@ -28,6 +28,7 @@ def build_admin(gw: AdminGateway) -> Starlette:
             *certs.routes(gw),
             # Before any /tyk/webhooks/{id} route, which would otherwise take "deliveries" for an id.
             *deliveries.routes(gw),
+            *webhooks.routes(gw),
             *system.routes(gw),
         ],
         middleware=[Middleware(AdminGuard, secret=gw.config.secret)],

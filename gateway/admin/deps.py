@@ -6,8 +6,8 @@ not grow into a handle on everything: the request path's services are none of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
@@ -42,6 +42,15 @@ class AdminGateway(Protocol):
 
     async def reload(self) -> None:
         """Load app_path again and swap in the new routing table."""
+        ...
+
+    @property
+    def configured_webhooks(self) -> Mapping[str, dict[str, Any]]:
+        """tyk.conf `webhooks` by id (read-only through the REST API)."""
+        ...
+
+    def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
+        """A global webhook definition checked as its handler would be built; ConfigError if not."""
         ...
 
     def specs(self) -> Sequence[APISpec]:

@@ -1,13 +1,15 @@
 """The handler registry: REGISTRY maps Tyk's handler names to their factories, and `build` turns a list
-of HandlerSpecs into the bus's routes at load time, reporting bad handlers without failing the API.
-It must not deliver anything itself; delivery is each handler's `handle`, run by the bus.
+of HandlerSpecs into the bus's routes at load time (global webhook references filled in), reporting bad
+handlers without failing the API. It must not deliver anything itself: each handler's `handle` does,
+run by the bus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gateway import global_webhooks
 from gateway.apidef.model import HandlerSpec
 from gateway.errors import ConfigError
 from gateway.handlers.base import Handler, HandlerDeps, HandlerFactory, HandlerScope
@@ -36,13 +38,23 @@ REGISTRY: dict[str, HandlerFactory] = {
 
 
 def build(
-    specs: Iterable[HandlerSpec], scope: HandlerScope, deps: HandlerDeps
+    specs: Iterable[HandlerSpec],
+    scope: HandlerScope,
+    deps: HandlerDeps,
+    webhooks: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, list[Handler]], list[ConfigError]]:
-    """Handlers by event name, and one ConfigError per handler that could not be built."""
+    """Handlers by event name, and one ConfigError per handler that could not be built. `webhooks` are
+    the global webhooks a webhook handler may reference by `id`."""
     routes: dict[str, list[Handler]] = {}
     errors: list[ConfigError] = []
     for spec in specs:
         meta: dict[str, Any] = dict(spec.meta)
+        if spec.kind == WebhookHandler.kind:
+            try:
+                meta = global_webhooks.resolve(meta, webhooks or {}, spec.where)
+            except ConfigError as exc:
+                errors.append(exc)
+                continue
         if meta.get("disabled") is True:
             continue
         factory = REGISTRY.get(spec.kind)
