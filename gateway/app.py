@@ -8,56 +8,37 @@ the only module that knows every room; nothing imports it but the command line a
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from gateway import cert_registry, global_webhooks, tls
+from gateway import cert_registry, tls
 from gateway.admin import build_admin
-from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.context import Services
-from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.history import DeliveryLog
-from gateway.delivery.model import Outbox, RetryPolicy
-from gateway.delivery.outbox_file import FileOutbox
-from gateway.delivery.outbox_memory import MemoryOutbox
-from gateway.delivery.outbox_redis import RedisOutbox
-from gateway.delivery.record import RecordCodec
-from gateway.delivery.sender import Sender
-from gateway.errors import ConfigError, Reject, StoreError, UpstreamError, wants_xml
+from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
-from gateway.events.catalog import SYSTEM_EVENTS, Event, EventMessage, EventMeta, shared
+from gateway.events.catalog import EventMessage, EventMeta
 from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
-from gateway.handlers import registry as handlers
-from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
-from gateway.handlers.webhook import WebhookHandler
+from gateway.handler_layer import HandlerLayer
 from gateway.limiter import Limiter
 from gateway.log import get_logger
 from gateway.proxy import AiohttpUpstream, Receive, Scope, Send, Upstream
-from gateway.quota_monitor import TriggerMonitor
 from gateway.routing import APIRoute, RouteTable
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
-from gateway.store.redis import RedisStore
 from gateway.store.registry import open_store
 from gateway.templating import ErrorPages
 from gateway.uptime import HostChecker
 
 log = get_logger("app")
 
-# Expiry events of the server's own certificates have no API: tyk.conf handlers receive them.
-_CERT_EVENTS = frozenset({Event.CertificateExpiringSoon, Event.CertificateExpired})
-
-# Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
-WEBHOOK_TIMEOUT = 30.0
 # Tyk's upstream OAuth token client: 15 s.
 OAUTH_TIMEOUT = 15.0
 
@@ -106,28 +87,9 @@ class Gateway:
             upstream = AiohttpUpstream()
             await upstream.start()
             self._upstream = upstream
-        self._http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
-        # The outbox and its Deliverer outlive reloads: a reload swaps handlers, never pending deliveries.
-        self.outbox = self._open_outbox()
-        self.delivery_log = DeliveryLog(cfg.events.delivery_log_size)
-        self._sender = Sender(self._http, self.delivery_log)
-        self.deliverer = Deliverer(self.outbox, self._sender, self.store, cfg.events.delivery_concurrency)
-        self._deps = HandlerDeps(
-            store=self.store,
-            http=self._http,
-            template_dir=cfg.template_path,
-            middleware_dir=cfg.middleware_path,
-            config_dir=cfg.config_dir,
-            enable_key_logging=cfg.enable_key_logging,
-            deliveries=self.deliverer,
-            retry=RetryPolicy.from_config(cfg.events),
-            redact_payload_keys=cfg.events.redact_keys_in_payloads,
-        )
-        self._monitor_hook, monitor = self._trigger_monitor()
-        self.configured_webhooks = global_webhooks.from_config(cfg.webhooks)
-        for webhook_id, webhook in self.configured_webhooks.items():  # fatal at start, as tyk.conf is
-            self.check_webhook(webhook, f"tyk.conf webhooks {webhook_id!r}")
+        self.handlers = HandlerLayer(cfg, self.store)
+        self.handlers.configure()
         self.services = Services(
             config=cfg,
             store=self.store,
@@ -137,7 +99,7 @@ class Gateway:
             upstream=self._upstream,
             clock=self._clock,
             oauth_http=self._oauth_http,
-            trigger_monitor=monitor,
+            trigger_monitor=self.handlers.monitor,
         )
         self._errors = ErrorPages(cfg.template_path)
         self.cert_store = CertStore(self.store, cfg.secret, cfg.config_dir)
@@ -149,7 +111,7 @@ class Gateway:
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         await self.reload()
         await self.bus.start()
-        self.deliverer.start()
+        self.handlers.start()
         self.uptime.start()
         await self.cert_monitor.start()
         self.started = True
@@ -173,54 +135,22 @@ class Gateway:
         began = time.monotonic()
         await self.bus.stop()  # every accepted event is now rendered and in the outbox
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
-        self._sender.halt()  # only requests already on the wire get the rest of the deadline
-        await self.deliverer.stop(max(0.0, left))
+        await self.handlers.stop(max(0.0, left))
         await self._release()
 
     async def _release(self) -> None:
         """Close the outbox, the clients and the store: whichever of them were opened."""
-        outbox: Outbox | None = getattr(self, "outbox", None)
-        if outbox is not None:
-            try:
-                await outbox.close()
-            except StoreError as exc:
-                log.warning("%s", exc)
-        for client in (getattr(self, "_http", None), getattr(self, "_oauth_http", None)):
-            if client is not None:
-                await client.aclose()
+        layer: HandlerLayer | None = getattr(self, "handlers", None)
+        if layer is not None:
+            await layer.close()
+        oauth: httpx.AsyncClient | None = getattr(self, "_oauth_http", None)
+        if oauth is not None:
+            await oauth.aclose()
         if isinstance(self._upstream, AiohttpUpstream):
             await self._upstream.close()
         store: Store | None = getattr(self, "store", None)
         if store is not None:
             await store.close()
-
-    def _trigger_monitor(self) -> tuple[Handler | None, TriggerMonitor | None]:
-        """tyk.conf `monitor`: its webhook and the monitor, or (None, None) when off. Bad settings are a
-        ConfigError: fatal at start, as a bad tyk.conf is."""
-        cfg = self.config.monitor
-        monitor = TriggerMonitor(cfg, self.store)
-        if not (monitor.users or monitor.orgs):
-            return None, None
-        meta = dict(cfg.configuration)
-        if not meta.get("template_path"):  # Tyk's monitor default: the five fields of its template
-            meta["template_path"] = str(Path(self.config.template_path) / "monitor_template.json")
-        scope = HandlerScope(where="tyk.conf monitor.configuration")
-        return WebhookHandler.from_meta(meta, scope, self._deps), monitor
-
-    def _open_outbox(self) -> Outbox:
-        """The store's outbox (a stream on Redis, a file next to the embedded store), or memory only."""
-        events = self.config.events
-        if not events.outbox:
-            return MemoryOutbox()
-        codec = RecordCodec(self.config.secret)
-        if isinstance(self.store, RedisStore):
-            # Stable across restarts, so a restarted gateway finds the deliveries it had taken.
-            consumer = events.outbox_consumer or f"{socket.gethostname()}:{self.config.listen_port}"
-            claim = events.outbox_claim_idle
-            return RedisOutbox(
-                self.store.client, codec, consumer, claim_idle=claim, address=self.store.address
-            )
-        return FileOutbox(self.config.storage.path, codec)
 
     async def reload(self) -> None:
         """Load app_path into a new routing table and handler set, then swap both in at once.
@@ -233,19 +163,7 @@ class Gateway:
             except ConfigError as exc:  # no app_path folder: serve no APIs until one is posted
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
-            self._webhooks = await global_webhooks.all_webhooks(self.store, self.configured_webhooks)
-            routes: dict[tuple[str, str], list[Handler]] = {}
-            if self._monitor_hook is not None:  # Tyk's monitor webhook: gateway-level, like tyk.conf's
-                routes[("", Event.TriggerExceeded)] = [self._monitor_hook]
-            self._add_handlers(routes, "", "", self._gateway_handler_specs(), "tyk.conf")
-            for spec in result.specs:
-                self._add_handlers(
-                    routes,
-                    spec.api_id,
-                    spec.org_id,
-                    spec.event_handlers,
-                    f"api {spec.api_id!r} ({spec.source})",
-                )
+            routes = await self.handlers.routes(result.specs)
             specs = await self._resolve_certs(result.specs)
             built: list[APIRoute] = []
             for spec in [s for s in specs if s.active]:
@@ -286,49 +204,18 @@ class Gateway:
         self.cert_monitor.set_uses([*registry.uses(), *(CertUse(c, "", "", "server") for c in server)])
         return tuple(kept)
 
-    def _gateway_handler_specs(self) -> Sequence[Any]:
-        try:
-            return classic.event_handlers(self.config.event_handlers, "tyk.conf")
-        except ConfigError as exc:
-            log.error("%s", exc)
-            return []
-
-    def _add_handlers(
-        self,
-        routes: dict[tuple[str, str], list[Handler]],
-        api_id: str,
-        org_id: str,
-        specs: Sequence[Any],
-        owner: str,
-    ) -> None:
-        built, errors = handlers.build(specs, HandlerScope(api_id, org_id), self._deps, self._webhooks)
-        for error in errors:
-            log.error("%s: handler skipped: %s", owner, error)
-        for event, found in built.items():
-            if event not in Event.__members__:
-                log.warning(
-                    "%s: %r is not one of Tyk's events; its handlers fire only for a custom "
-                    "event of that exact name",
-                    owner,
-                    event,
-                )
-            elif (
-                (event in SYSTEM_EVENTS) != (not api_id)
-                and not (not api_id and event in _CERT_EVENTS)
-                and not shared(event)
-            ):
-                # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
-                where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
-                log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)
-            routes.setdefault((api_id, event), []).extend(found)
-
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
 
+    @property
+    def configured_webhooks(self) -> Mapping[str, dict[str, Any]]:
+        return self.handlers.configured_webhooks
+
+    @property
+    def delivery_log(self) -> DeliveryLog:
+        return self.handlers.delivery_log
+
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
-        """A global webhook definition, checked as its handler would be built (ConfigError otherwise)."""
-        webhook = global_webhooks.check(raw, where)
-        WebhookHandler.from_meta(dict(webhook), HandlerScope(where=where), self._deps)
-        return webhook
+        return self.handlers.check_webhook(raw, where)
 
     def specs(self) -> Sequence[APISpec]:
         return self._specs

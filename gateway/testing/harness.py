@@ -44,7 +44,7 @@ class RunningGateway:
         """Wait until every event fired so far has been handled and every webhook it produced is
         finished (delivered, suppressed or given up)."""
         await self.gateway.bus.idle()
-        await self.gateway.deliverer.idle()
+        await self.gateway.handlers.deliverer.idle()
 
 
 def write_apis(app_path: Path, apis: Sequence[Mapping[str, Any]]) -> None:

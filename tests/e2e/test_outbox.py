@@ -211,7 +211,7 @@ async def test_without_the_outbox_webhooks_go_through_memory(
             await fire(gw.client, gw.url, 2)
             await recorder.wait_for(2)
             await gw.idle()
-            assert type(gw.gateway.outbox).__name__ == "MemoryOutbox"
+            assert type(gw.gateway.handlers.outbox).__name__ == "MemoryOutbox"
     assert len({d.headers["webhook-id"] for d in recorder.deliveries}) == 2
     assert not (tmp_path / "data" / "outbox.aof").exists()
     if store_config["storage"]["type"] == "redis":

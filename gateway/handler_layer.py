@@ -1,0 +1,169 @@
+"""The handler layer, assembled: the webhook client, the outbox matching the store, the Deliverer with its
+Sender and delivery log, HandlerDeps, the quota monitor and its webhook, the global webhooks, and the
+(api, event) -> handlers table built on every load.
+
+app.py owns one per gateway and hands the table to the bus. Nothing here is on the request path; it
+decides nothing about when events fire.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway import global_webhooks
+from gateway.apidef import classic
+from gateway.apidef.model import APISpec
+from gateway.config import Config
+from gateway.delivery.deliverer import Deliverer
+from gateway.delivery.history import DeliveryLog
+from gateway.delivery.model import Outbox, RetryPolicy
+from gateway.delivery.outbox_file import FileOutbox
+from gateway.delivery.outbox_memory import MemoryOutbox
+from gateway.delivery.outbox_redis import RedisOutbox
+from gateway.delivery.record import RecordCodec
+from gateway.delivery.sender import Sender
+from gateway.errors import ConfigError, StoreError
+from gateway.events.catalog import SYSTEM_EVENTS, Event, shared
+from gateway.handlers import registry
+from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
+from gateway.handlers.webhook import WebhookHandler
+from gateway.log import get_logger
+from gateway.quota_monitor import TriggerMonitor
+from gateway.store.base import Store
+from gateway.store.redis import RedisStore
+
+log = get_logger("app")
+
+# Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
+WEBHOOK_TIMEOUT = 30.0
+# Expiry events of the server's own certificates have no API: tyk.conf handlers receive them.
+_CERT_EVENTS = frozenset({Event.CertificateExpiringSoon, Event.CertificateExpired})
+
+Routes = dict[tuple[str, str], list[Handler]]
+
+
+class HandlerLayer:
+    """Built at start (a bad `monitor` or `webhooks` setting raises ConfigError); lives across reloads,
+    so a reload swaps handlers and never the outbox or a delivery in flight."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
+        self.outbox = _open_outbox(config, store)
+        self.delivery_log = DeliveryLog(config.events.delivery_log_size)
+        self.sender = Sender(self.http, self.delivery_log)
+        self.deliverer = Deliverer(self.outbox, self.sender, store, config.events.delivery_concurrency)
+        self.deps = HandlerDeps(
+            store=store,
+            http=self.http,
+            template_dir=config.template_path,
+            middleware_dir=config.middleware_path,
+            config_dir=config.config_dir,
+            enable_key_logging=config.enable_key_logging,
+            deliveries=self.deliverer,
+            retry=RetryPolicy.from_config(config.events),
+            redact_payload_keys=config.events.redact_keys_in_payloads,
+        )
+        self.monitor: TriggerMonitor | None = None
+        self.monitor_hook: Handler | None = None
+        self.configured_webhooks: dict[str, dict[str, Any]] = {}
+
+    def configure(self) -> None:
+        """The quota monitor and tyk.conf's global webhooks: ConfigError for a bad setting (fatal at start;
+        separate from __init__ so that the caller holds the layer, and can close it, when this raises)."""
+        monitor = TriggerMonitor(self.config.monitor, self.store)
+        if monitor.users or monitor.orgs:
+            self.monitor, self.monitor_hook = monitor, self._monitor_hook()
+        self.configured_webhooks = global_webhooks.from_config(self.config.webhooks)
+        for webhook_id, webhook in self.configured_webhooks.items():
+            self.check_webhook(webhook, f"tyk.conf webhooks {webhook_id!r}")
+
+    def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
+        """A global webhook definition, checked as its handler would be built (ConfigError otherwise)."""
+        webhook = global_webhooks.check(raw, where)
+        WebhookHandler.from_meta(dict(webhook), HandlerScope(where=where), self.deps)
+        return webhook
+
+    async def routes(self, specs: Sequence[APISpec]) -> Routes:
+        """The handler table for tyk.conf and these APIs; a bad handler is logged and left out."""
+        webhooks = await global_webhooks.all_webhooks(self.store, self.configured_webhooks)
+        routes: Routes = {}
+        if self.monitor_hook is not None:  # Tyk's monitor webhook: gateway-level, like tyk.conf's
+            routes[("", Event.TriggerExceeded)] = [self.monitor_hook]
+        try:
+            gateway_level = classic.event_handlers(self.config.event_handlers, "tyk.conf")
+        except ConfigError as exc:
+            log.error("%s", exc)
+            gateway_level = ()
+        self._add(routes, "", "", gateway_level, "tyk.conf", webhooks)
+        for spec in specs:
+            owner = f"api {spec.api_id!r} ({spec.source})"
+            self._add(routes, spec.api_id, spec.org_id, spec.event_handlers, owner, webhooks)
+        return routes
+
+    def start(self) -> None:
+        self.deliverer.start()
+
+    async def stop(self, deadline: float) -> None:
+        """Waits between retries end now; requests on the wire get `deadline` seconds."""
+        self.sender.halt()
+        await self.deliverer.stop(deadline)
+
+    async def close(self) -> None:
+        try:
+            await self.outbox.close()
+        except StoreError as exc:
+            log.warning("%s", exc)
+        await self.http.aclose()
+
+    def _monitor_hook(self) -> Handler:
+        meta = dict(self.config.monitor.configuration)
+        if not meta.get("template_path"):  # Tyk's monitor default: the five fields of its template
+            meta["template_path"] = str(Path(self.config.template_path) / "monitor_template.json")
+        return WebhookHandler.from_meta(meta, HandlerScope(where="tyk.conf monitor.configuration"), self.deps)
+
+    def _add(
+        self,
+        routes: Routes,
+        api_id: str,
+        org_id: str,
+        specs: Sequence[Any],
+        owner: str,
+        webhooks: dict[str, dict[str, Any]],
+    ) -> None:
+        built, errors = registry.build(specs, HandlerScope(api_id, org_id), self.deps, webhooks)
+        for error in errors:
+            log.error("%s: handler skipped: %s", owner, error)
+        for event, found in built.items():
+            if event not in Event.__members__:
+                log.info("%s: %r is a custom event: its handlers run when user code fires it", owner, event)
+            elif (
+                (event in SYSTEM_EVENTS) != (not api_id)
+                and not (not api_id and event in _CERT_EVENTS)
+                and not shared(event)
+            ):
+                # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
+                where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
+                log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)
+            routes.setdefault((api_id, event), []).extend(found)
+
+
+def _open_outbox(config: Config, store: Store) -> Outbox:
+    """The store's outbox (a stream on Redis, a file next to the embedded store), or memory only."""
+    events = config.events
+    if not events.outbox:
+        return MemoryOutbox()
+    codec = RecordCodec(config.secret)
+    if isinstance(store, RedisStore):
+        # Stable across restarts, so a restarted gateway finds the deliveries it had taken.
+        consumer = events.outbox_consumer or f"{socket.gethostname()}:{config.listen_port}"
+        return RedisOutbox(
+            store.client, codec, consumer, claim_idle=events.outbox_claim_idle, address=store.address
+        )
+    return FileOutbox(config.storage.path, codec)
