@@ -88,7 +88,7 @@ class Gateway:
             await upstream.start()
             self._upstream = upstream
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
-        self.handlers = HandlerLayer(cfg, self.store)
+        self.handlers = HandlerLayer(cfg, self.store, self.sessions)
         self.handlers.configure()
         self.services = Services(
             config=cfg,

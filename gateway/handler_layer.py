@@ -8,6 +8,7 @@ decides nothing about when events fire.
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.log import get_logger
 from gateway.quota_monitor import TriggerMonitor
+from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 from gateway.store.redis import RedisStore
 
@@ -51,9 +53,10 @@ class HandlerLayer:
     """Built at start (a bad `monitor` or `webhooks` setting raises ConfigError); lives across reloads,
     so a reload swaps handlers and never the outbox or a delivery in flight."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, sessions: SessionStore) -> None:
         self.config = config
         self.store = store
+        self.sessions = sessions
         self.http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self.outbox = _open_outbox(config, store)
         self.delivery_log = DeliveryLog(config.events.delivery_log_size)
@@ -69,6 +72,7 @@ class HandlerLayer:
             deliveries=self.deliverer,
             retry=RetryPolicy.from_config(config.events),
             redact_payload_keys=config.events.redact_keys_in_payloads,
+            key_rpc=self._key_rpc,
         )
         self.monitor: TriggerMonitor | None = None
         self.monitor_hook: Handler | None = None
@@ -121,6 +125,29 @@ class HandlerLayer:
         except StoreError as exc:
             log.warning("%s", exc)
         await self.http.aclose()
+
+    async def _key_rpc(self, fn: str, args: list[str]) -> Any:
+        """Tyk's TykGetKeyData (the session's JSON text) and TykSetKeyData (create or update; quota
+        counters reset unless the third argument is "1"), for JavaScript handlers. Never raises."""
+        try:
+            if fn == "TykGetKeyData" and args:
+                session = await self.sessions.get(args[0])
+                found = (
+                    session.to_json()
+                    if session is not None
+                    else {"status": "error", "message": "Key not found"}
+                )
+                return json.dumps(found)
+            if fn == "TykSetKeyData" and len(args) >= 2:
+                session = Session.from_json(json.loads(args[1]), "TykSetKeyData")
+                await self.sessions.save(args[0], session)
+                if (args[2] if len(args) > 2 else "") != "1":
+                    await self.sessions.reset_quota(args[0], session)
+                return None
+        except (ValueError, ConfigError, StoreError) as exc:
+            log.warning("%s failed for a JavaScript handler: %s", fn, exc)
+            return json.dumps({"status": "error", "message": str(exc)})
+        return json.dumps({"status": "error", "message": f"{fn}: unknown or missing arguments"})
 
     def _monitor_hook(self) -> Handler:
         meta = dict(self.config.monitor.configuration)

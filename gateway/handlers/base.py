@@ -7,6 +7,7 @@ constructed or validated at fire time, and never touches the request path.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -32,6 +33,8 @@ class HandlerDeps:
         default_factory=RetryPolicy
     )  # tyk.conf events.retry_* defaults; handlers may override
     redact_payload_keys: bool = False  # events.redact_keys_in_payloads
+    # TykGetKeyData / TykSetKeyData for JavaScript handlers: (function, string args) -> result.
+    key_rpc: Callable[[str, list[str]], Awaitable[Any]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from gateway.apidef.model import HandlerSpec
 from gateway.errors import ConfigError
 from gateway.handlers.base import Handler, HandlerDeps, HandlerFactory, HandlerScope
 from gateway.handlers.custom import PythonHandler
+from gateway.handlers.js import JSHandler
 from gateway.handlers.log import LogHandler
 from gateway.handlers.webhook import WebhookHandler
 
@@ -23,10 +24,7 @@ def dynamic(meta: dict[str, Any], scope: HandlerScope, deps: HandlerDeps) -> Han
     path = meta.get("path")
     if isinstance(path, str) and path.endswith(".py"):
         return PythonHandler.from_meta(meta, scope, deps)
-    raise ConfigError(
-        scope.where,
-        f'"path": {path!r}: JavaScript event handlers are not supported yet; give a Python file (.py)',
-    )
+    return JSHandler.from_meta(meta, scope, deps)
 
 
 REGISTRY: dict[str, HandlerFactory] = {
