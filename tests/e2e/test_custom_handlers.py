@@ -58,13 +58,13 @@ async def poll(path: Path, timeout: float = 5.0) -> Any:
 
 @pytest.mark.parametrize("kind", ["classic", "oas"])
 async def test_python_handler_hears_the_event_and_failures_stay_contained(
-    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, kind: str, store_config: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     middleware = tmp_path / "middleware"
     middleware.mkdir()
     (middleware / "handlers.py").write_text(HANDLERS)
     recorder = WebhookRecorder()
-    config = {"middleware_path": "middleware"}
+    config = {**store_config, "middleware_path": "middleware"}
     async with await serve(echo_app) as upstream, await serve(recorder) as hook:
         seed = seed_classic if kind == "classic" else seed_oas
         spec = with_python_handlers(seed(upstream.url, hook.url), kind, ["broken", "slow", "on_limit"])
