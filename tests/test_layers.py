@@ -26,7 +26,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.usercode",
         "gateway.global_webhooks",
     ),
-    "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.config"),
+    "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
     "gateway.usercode": (),
     "gateway.sealing": (),
     "gateway.chain": (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 from typing import IO
 
@@ -18,9 +17,7 @@ from gateway.delivery.model import Delivery
 from gateway.delivery.outbox_memory import MemoryOutbox, log
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
-
-if sys.platform != "win32":
-    import fcntl
+from gateway.store.files import fsync_dir, lock_folder
 
 JOURNAL = "outbox.aof"
 LOCK = "outbox.lock"
@@ -45,7 +42,8 @@ class FileOutbox(MemoryOutbox):
         self._compact_min = compact_min_lines
         self._journal: IO[str] | None = None
         self._lines = 0
-        self._lock = _lock(self.path)
+        busy = f"outbox {self.path / JOURNAL} is already open in this or another process"
+        self._lock = lock_folder(self.path, LOCK, "outbox", busy)
         try:
             self._replay()
             self._compact()
@@ -135,7 +133,7 @@ class FileOutbox(MemoryOutbox):
         finally:
             if self._journal is None:
                 self._journal = _open(self.file, os.O_APPEND)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         self._lines = len(self._pending)
 
 
@@ -146,33 +144,3 @@ def _open(file: Path, mode: int) -> IO[str]:
         return open(fd, "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise StoreError(f"outbox: cannot open {file}: {exc}") from exc
-
-
-def _lock(folder: Path) -> IO[bytes]:
-    """Create the folder and hold an exclusive lock on the outbox for its lifetime."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK, "a+b")  # noqa: SIM115 - held open until close()
-    except OSError as exc:
-        raise StoreError(f"outbox: cannot use folder {folder}: {exc}") from exc
-    if sys.platform != "win32":
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.close()
-            raise StoreError(f"outbox {folder / JOURNAL} is already open in this or another process") from exc
-    return handle
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows it (best effort)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import heapq
 import json
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,9 +19,7 @@ from limits.aio.storage import MemoryStorage
 
 from gateway.errors import StoreError
 from gateway.log import get_logger
-
-if sys.platform != "win32":
-    import fcntl
+from gateway.store.files import fsync_dir, lock_folder
 
 log = get_logger("store")
 
@@ -62,7 +59,13 @@ class MemoryStore:
         self._journal: IO[str] | None = None
         self._lines = 0
         self._limits: Any = None
-        self._lock = _lock(self.path)
+        self._lock = lock_folder(
+            self.path,
+            LOCK,
+            "embedded store",
+            f"embedded store {self.path} is already open in this or another process; it cannot be"
+            ' shared (use storage.type "redis" to share state)',
+        )
         try:
             self._replay()
             self._compact()
@@ -268,7 +271,7 @@ class MemoryStore:
         finally:
             if self._journal is None:
                 self._journal = _open_journal(file)
-        _fsync_dir(self.path)
+        fsync_dir(self.path)
         self._lines = len(self._values)
 
 
@@ -293,36 +296,3 @@ def _open_journal(file: Path) -> IO[str]:
         return open(file, "a", encoding="utf-8", newline="")
     except OSError as exc:
         raise StoreError(f"embedded store: cannot open {file}: {exc}") from exc
-
-
-def _lock(folder: Path) -> IO[bytes]:
-    """Create the folder and hold an exclusive lock on it for the store's lifetime."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / LOCK, "a+b")  # noqa: SIM115 - held open until close()
-    except OSError as exc:
-        raise StoreError(f"embedded store: cannot use folder {folder}: {exc}") from exc
-    if sys.platform != "win32":
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            handle.close()
-            raise StoreError(
-                f"embedded store {folder} is already open in this or another process; it cannot be"
-                ' shared (use storage.type "redis" to share state)'
-            ) from exc
-    return handle
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable where the platform allows it (best effort)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
