@@ -169,7 +169,13 @@ class HandlerLayer:
             log.error("%s: handler skipped: %s", owner, error)
         for event, found in built.items():
             if event not in Event.__members__:
-                log.info("%s: %r is a custom event: its handlers run when user code fires it", owner, event)
+                # A warning: more often a misspelt Tyk event than a custom one a hook will fire.
+                log.warning(
+                    "%s: %r is not one of Tyk's events; its handlers run only when a hook fires a custom "
+                    "event of that exact name",
+                    owner,
+                    event,
+                )
             elif (
                 (event in SYSTEM_EVENTS) != (not api_id)
                 and not (not api_id and event in _CERT_EVENTS)

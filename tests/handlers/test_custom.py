@@ -116,7 +116,7 @@ async def test_raising_and_overrunning_handlers_are_handler_errors(deps: Handler
         ({"name": "on_event", "path": "bad.py"}, "bad.py:1: syntax error"),
         ({"name": "on_event", "path": "handlers.py", "timeout": 0}, '"timeout": expected seconds'),
         ({"name": "", "path": "handlers.py"}, '"name"'),
-        ({"name": "h", "path": "h.js"}, "JavaScript event handlers are not supported yet"),
+        ({"name": "h", "path": "h.js"}, "file not found: 'h.js'"),  # not .py: a Tyk JS handler
     ],
 )
 def test_bad_input_names_the_handler_and_the_cause(
