@@ -1,6 +1,7 @@
 #!/bin/sh
-# Installs what the test suite needs: redis-server and python3-venv (Debian's packages, only when
-# missing) and a virtual environment .venv with the gateway and its test extras. Idempotent.
+# Installs what the test suite needs: redis-server, python3-venv, and nginx and wrk for the benchmark's
+# smoke run (Debian's packages, only when missing) and a virtual environment .venv with the gateway and
+# its test extras. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -11,6 +12,9 @@ apt_install() {
 # The Debian package may also start a system redis on 6379; the tests never use it (they start their
 # own on a free loopback port), so it is left alone.
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# The benchmark (python -m bench) measures with wrk against nginx anchors; the suite runs it briefly.
+command -v nginx >/dev/null 2>&1 || apt_install nginx
+command -v wrk >/dev/null 2>&1 || apt_install wrk
 # Debian's python3 ships venv without ensurepip; its python3-venv package completes it.
 python3 -c "import ensurepip" >/dev/null 2>&1 || apt_install python3-venv
 [ -x .venv/bin/python ] || python3 -m venv .venv

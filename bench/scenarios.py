@@ -1,0 +1,141 @@
+"""What the benchmark measures: the anchors (nginx proxying to the upstream, the raw ASGI + aiohttp proxy,
+the naive Starlette + httpx proxy) and the gateway scenarios, each as a Target with the command that
+starts it, where to load it, and any setup once it is up (keys made through the REST API).
+
+S1 keyless pass-through; S2 auth token + key rate limit + quota on the embedded store; S4 is S1 with one
+connection (latency). The other scenarios of the issue are listed in bench/README.md as not built yet.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+UPSTREAM = "http://127.0.0.1:18000"
+SECRET = "bench-secret"  # the benchmark gateway's admin secret: loopback only, thrown away after the run
+UVICORN = [
+    "-m",
+    "uvicorn",
+    "--host",
+    "127.0.0.1",
+    "--loop",
+    "uvloop",
+    "--http",
+    "httptools",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+    "--no-server-header",
+    "--no-date-header",
+    "--backlog",
+    "4096",
+]
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    argv: list[str]  # empty: served by a process another target started
+    path: str = "/bench/get"
+    ready_path: str = "/"
+    conns: int | None = None  # None: the run's -c
+    headers: dict[str, str] = field(default_factory=dict)
+    setup: Callable[[Target], None] | None = None
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+
+def anchors(nginx_dir: Path, run_dir: Path) -> list[Target]:
+    python = sys.executable
+    return [
+        Target("nginx-proxy", 18001, nginx_argv(nginx_dir / "proxy.conf", run_dir), ready_path="/bench/get"),
+        Target("nginx-proxy, 1 conn", 18001, [], conns=1),
+        Target("raw-aiohttp", 18013, [python, *UVICORN, "--port", "18013", "bench.anchors.raw_aiohttp:app"]),
+        Target(
+            "starlette-httpx",
+            18010,
+            [python, *UVICORN, "--port", "18010", "bench.anchors.starlette_httpx:app"],
+        ),
+    ]
+
+
+def nginx_argv(conf: Path, run_dir: Path) -> list[str]:
+    return ["nginx", "-p", f"{run_dir}/", "-e", f"{run_dir}/nginx.err", "-c", str(conf), "-g", "daemon off;"]
+
+
+def gateway(
+    name: str, port: int, run_dir: Path, apis: list[dict[str, Any]], storage: dict[str, Any]
+) -> list[str]:
+    """Write a tyk.conf and the API definitions for one gateway scenario; the command that serves it."""
+    folder = run_dir / name
+    (folder / "apps").mkdir(parents=True, exist_ok=True)
+    for api in apis:
+        (folder / "apps" / f"{api['api_id']}.json").write_text(json.dumps(api))
+    conf = {
+        "listen_address": "127.0.0.1",
+        "listen_port": port,
+        "secret": SECRET,
+        "app_path": "apps",
+        "storage": storage,
+        "log_level": "warning",
+        "uptime_tests": {"disable": True},
+    }
+    (folder / "tyk.conf").write_text(json.dumps(conf))
+    return [sys.executable, "-m", "gateway", "--conf", str(folder / "tyk.conf")]
+
+
+def api(api_id: str, keyed: bool) -> dict[str, Any]:
+    return {
+        "api_id": api_id,
+        "org_id": "bench",
+        "name": api_id,
+        "use_keyless": not keyed,
+        "auth_configs": {"authToken": {"auth_header_name": "Authorization"}},
+        "proxy": {"listen_path": f"/{api_id}/", "target_url": UPSTREAM, "strip_listen_path": True},
+    }
+
+
+def make_key(target: Target) -> None:
+    """S2's key: rate and quota high enough never to refuse, so every request is checked and counted."""
+    session = {
+        "org_id": "bench",
+        "rate": 1_000_000_000,
+        "per": 1,
+        "quota_max": 1_000_000_000_000,
+        "quota_renewal_rate": 3600,
+        "access_rights": {"keyed": {"api_id": "keyed", "api_name": "keyed", "versions": ["Default"]}},
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{target.port}/tyk/keys",
+        data=json.dumps(session).encode(),
+        headers={"x-tyk-authorization": SECRET},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        target.headers["Authorization"] = json.loads(resp.read())["key"]
+
+
+def gateway_targets(run_dir: Path) -> list[Target]:
+    embedded = {"type": "embedded", "path": "data"}
+    s1 = gateway("S1", 18020, run_dir, [api("bench", keyed=False)], embedded)
+    s2 = gateway("S2", 18021, run_dir, [api("keyed", keyed=True)], embedded)
+    return [
+        Target("S1 keyless", 18020, s1, ready_path="/hello"),
+        Target("S2 auth+rate+quota", 18021, s2, path="/keyed/get", ready_path="/hello", setup=make_key),
+        Target(
+            "S4 keyless, 1 conn",
+            18022,
+            gateway("S4", 18022, run_dir, [api("bench", keyed=False)], embedded),
+            ready_path="/hello",
+            conns=1,
+        ),
+    ]

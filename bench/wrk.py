@@ -1,0 +1,51 @@
+"""Running wrk and reading its report: requests per second, latency percentiles, errors. Every run is
+bounded by its duration plus a subprocess timeout; the load generator is pinned when asked."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(token: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", token)
+    if not match:
+        raise ValueError(token)
+    return float(match.group(1)) * UNIT[match.group(2)]
+
+
+def parse(out: str) -> dict[str, float]:
+    result: dict[str, float] = {}
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    result["rps"] = float(match.group(1)) if match else 0.0
+    for pct in ("50", "99"):
+        match = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        result[f"p{pct}"] = _ms(match.group(1)) if match else float("nan")
+    match = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(match.group(1)) if match else 0
+    errors = 0
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if match:
+        errors += sum(int(x) for x in match.groups())
+    match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if match:
+        errors += int(match.group(1))
+    result["errors"] = errors
+    return result
+
+
+def run(
+    url: str, conns: int, duration: float, cpu: str | None, headers: dict[str, str] | None = None
+) -> dict[str, float]:
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(duration))}s", "--latency", "--timeout", "5s"]
+    for name, value in (headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    argv.append(url)
+    if cpu is not None:
+        argv = ["taskset", "-c", cpu, *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr}\n{done.stdout}")
+    return parse(done.stdout)

@@ -1,0 +1,39 @@
+"""The benchmark cannot rot: a smoke run of `python -m bench` (one round of 1 s per target) starts every
+anchor and scenario, measures each and stops them all. No timing is asserted: numbers from a 1-second
+run on a shared machine mean nothing; only that each target answered, without errors, is checked."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["name"]: row for row in json.loads(out.read_text())["rows"]}
+    assert {"nginx-proxy", "raw-aiohttp", "starlette-httpx", "S1 keyless", "S2 auth+rate+quota"} <= set(rows)
+    for name, row in rows.items():
+        assert row["rps"] > 0, name
+        if name != "starlette-httpx":  # the naive anchor may time out a request under 64 connections
+            assert row["errors"] == 0, name
+    assert "| S1 keyless |" in done.stdout
+    # Every process it started is gone: nothing listens on its ports any more.
+    import socket
+
+    for port in (18000, 18001, 18013, 18020, 18021):
+        with socket.socket() as sock:
+            sock.settimeout(0.3)
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, port
