@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 from bench import wrk
-from bench.procs import Procs, group_cpu_seconds, group_peak_rss_mb, port_in_use, wait_ready
-from bench.scenarios import UPSTREAM, Target, anchors, gateway_targets, nginx_argv
+from bench.procs import Procs, group_cpu_seconds, group_peak_rss_mb, port_in_use, wait_port, wait_ready
+from bench.scenarios import REDIS_PORT, UPSTREAM, Target, anchors, gateway_targets, nginx_argv, redis_argv
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-TOOLS = {"wrk": "wrk", "nginx": "nginx", "taskset": "util-linux"}
+TOOLS = {"wrk": "wrk", "nginx": "nginx", "taskset": "util-linux", "redis-server": "redis-server"}
 
 
 def ensure_tools() -> None:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
 
     targets = [*anchors(HERE / "nginx", run_dir), *gateway_targets(run_dir)]
-    for port in {18000, *(t.port for t in targets)}:
+    for port in {18000, REDIS_PORT, *(t.port for t in targets)}:
         if port_in_use(port):
             sys.exit(f"bench: port {port} on 127.0.0.1 is in use; stop what holds it first")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "UPSTREAM_URL": UPSTREAM}
@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         "nginx-upstream", pinned(nginx_argv(HERE / "nginx" / "upstream.conf", run_dir), client_cpu), ROOT, env
     )
     wait_ready(UPSTREAM + "/", upstream, "nginx-upstream", procs)
+    redis = procs.start("redis", pinned(redis_argv(run_dir), client_cpu), ROOT, env)
+    wait_port(REDIS_PORT, redis, "redis", procs)
     pids: dict[str, int] = {}
     for target in targets:
         if target.argv:

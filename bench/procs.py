@@ -92,6 +92,17 @@ def wait_ready(
     raise RuntimeError(f"{name} not ready at {url} after {timeout}s: {last}\n{procs.tail(name)}")
 
 
+def wait_port(
+    port: int, proc: subprocess.Popen[bytes], name: str, procs: Procs, timeout: float = 30.0
+) -> None:
+    """Poll until something accepts connections on `port` (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not port_in_use(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not listen on {port}:\n{procs.tail(name)}")
+        time.sleep(0.05)
+
+
 def _group_stats(pgid: int) -> list[tuple[int, int]]:
     """(CPU ticks, peak RSS in KiB) of each live process in the group."""
     out = []

@@ -2,8 +2,9 @@
 the naive Starlette + httpx proxy) and the gateway scenarios, each as a Target with the command that
 starts it, where to load it, and any setup once it is up (keys made through the REST API).
 
-S1 keyless pass-through; S2 auth token + key rate limit + quota on the embedded store; S4 is S1 with one
-connection (latency). The other scenarios of the issue are listed in bench/README.md as not built yet.
+S1 keyless pass-through; S2 auth token + key rate limit + quota on the embedded store, S2r the same on
+Redis (a redis-server of its own, pinned with the upstream); S4 is S1 with one connection (latency).
+The other scenarios of the issue are listed in bench/README.md as not built yet.
 """
 
 from __future__ import annotations
@@ -124,13 +125,27 @@ def make_key(target: Target) -> None:
         target.headers["Authorization"] = json.loads(resp.read())["key"]
 
 
+REDIS_PORT = 18030
+
+
+def redis_argv(run_dir: Path) -> list[str]:
+    """The Redis S2r shares with nothing else: loopback, no persistence, in the run folder."""
+    return [
+        "redis-server", "--bind", "127.0.0.1", "--port", str(REDIS_PORT),
+        "--save", "", "--appendonly", "no", "--dir", str(run_dir),
+    ]  # fmt: skip
+
+
 def gateway_targets(run_dir: Path) -> list[Target]:
     embedded = {"type": "embedded", "path": "data"}
+    redis = {"type": "redis", "host": "127.0.0.1", "port": REDIS_PORT}
     s1 = gateway("S1", 18020, run_dir, [api("bench", keyed=False)], embedded)
     s2 = gateway("S2", 18021, run_dir, [api("keyed", keyed=True)], embedded)
+    s2r = gateway("S2r", 18023, run_dir, [api("keyed", keyed=True)], redis)
     return [
         Target("S1 keyless", 18020, s1, ready_path="/hello"),
         Target("S2 auth+rate+quota", 18021, s2, path="/keyed/get", ready_path="/hello", setup=make_key),
+        Target("S2r the same on Redis", 18023, s2r, path="/keyed/get", ready_path="/hello", setup=make_key),
         Target(
             "S4 keyless, 1 conn",
             18022,
