@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     def pinned(cmd: list[str], cpu: str | None) -> list[str]:
         return ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
 
-    targets = [*anchors(HERE / "nginx", run_dir), *gateway_targets(run_dir)]
+    # The smoke run keeps S6's thousand APIs but makes fewer keys: 10,000 REST calls take a while.
+    targets = [*anchors(HERE / "nginx", run_dir), *gateway_targets(run_dir, 200 if args.smoke else 10_000)]
     for port in {18000, REDIS_PORT, *(t.port for t in targets)}:
         if port_in_use(port):
             sys.exit(f"bench: port {port} on 127.0.0.1 is in use; stop what holds it first")
@@ -75,12 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     wait_ready(UPSTREAM + "/", upstream, "nginx-upstream", procs)
     redis = procs.start("redis", pinned(redis_argv(run_dir), client_cpu), ROOT, env)
     wait_port(REDIS_PORT, redis, "redis", procs)
-    pids: dict[str, int] = {}
+    pids: dict[str, int] = {}  # by port: targets sharing a server share its process group
+    started: dict[str, float] = {}  # seconds from the command to the first 200 on its ready path
     for target in targets:
         if target.argv:
+            began = time.monotonic()
             proc = procs.start(target.name.split()[0], pinned(target.argv, server_cpu), ROOT, env)
             wait_ready(f"http://127.0.0.1:{target.port}{target.ready_path}", proc, target.name, procs)
-            pids[target.name] = proc.pid
+            started[target.name] = time.monotonic() - began
+            pids[str(target.port)] = proc.pid
         if target.setup is not None:
             target.setup(target)
     for _ in range(args.runs):
@@ -88,21 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             conns = target.conns or args.connections
             if args.warmup > 0:
                 wrk.run(target.url, conns, args.warmup, client_cpu, target.headers)
-            pid = pids.get(target.name) or pids.get(target.name.split(",")[0])
+            pid = pids.get(str(target.port))
             cpu_before = group_cpu_seconds(pid) if pid else 0.0
             result = wrk.run(target.url, conns, args.duration, client_cpu, target.headers)
             cpu = group_cpu_seconds(pid) - cpu_before if pid else 0.0
             result["cpu_us_per_req"] = cpu * 1e6 / result["requests"] if result["requests"] else float("nan")
             result["rss_mb"] = group_peak_rss_mb(pid) if pid else float("nan")
             target.runs.append(result)
-    rows = summarize(targets)
+    rows = summarize(targets, started)
     print(table(rows, args))
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "runs": {t.name: t.runs for t in targets}}, indent=1))
     return 0
 
 
-def summarize(targets: list[Target]) -> list[dict[str, object]]:
+def summarize(targets: list[Target], started: dict[str, float]) -> list[dict[str, object]]:
     by_name = {t.name: t for t in targets}
 
     def ratio(target: Target, anchor: str, key: str = "rps") -> float:
@@ -122,6 +126,7 @@ def summarize(targets: list[Target]) -> list[dict[str, object]]:
                 "name": t.name,
                 **med,
                 "errors": sum(int(r["errors"]) for r in t.runs),
+                "start_s": started.get(t.name, float("nan")),
                 "x_nginx": ratio(t, "nginx-proxy, 1 conn" if one_conn else "nginx-proxy"),
                 "x_raw": float("nan") if one_conn else ratio(t, "raw-aiohttp"),
                 "p50_minus_nginx_ms": med["p50"]
@@ -137,7 +142,7 @@ def table(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
     placement = "pinned: servers CPU 1, wrk and upstream CPU 0" if args.pin else "unpinned"
     columns = (
         "target", "rps", "p50 ms", "p99 ms", "x nginx-proxy", "x raw ASGI+aiohttp",
-        "p50 - nginx ms", "CPU us/req", "peak RSS MB", "errors",
+        "p50 - nginx ms", "CPU us/req", "peak RSS MB", "start s", "errors",
     )  # fmt: skip
     head = (
         f"{args.runs} round(s) x {args.duration:g} s, -c {args.connections}, {placement}, "
@@ -148,7 +153,8 @@ def table(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
         lines.append(
             f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['x_nginx']:.3f} | "
             f"{_num(r['x_raw'], '.2f')} | {_num(r['p50_minus_nginx_ms'], '.2f')} | "
-            f"{_num(r['cpu_us_per_req'], '.0f')} | {_num(r['rss_mb'], '.0f')} | {r['errors']} |"
+            f"{_num(r['cpu_us_per_req'], '.0f')} | {_num(r['rss_mb'], '.0f')} | "
+            f"{_num(r['start_s'], '.2f')} | {r['errors']} |"
         )
     return "\n".join(lines)
 

@@ -9,9 +9,9 @@ The other scenarios of the issue are listed in bench/README.md as not built yet.
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,22 +107,39 @@ def api(api_id: str, keyed: bool) -> dict[str, Any]:
 
 def make_key(target: Target) -> None:
     """S2's key: rate and quota high enough never to refuse, so every request is checked and counted."""
+    target.headers["Authorization"] = post_key(target.port, "keyed")
+
+
+def post_key(port: int, api_id: str, connection: http.client.HTTPConnection | None = None) -> str:
     session = {
         "org_id": "bench",
         "rate": 1_000_000_000,
         "per": 1,
         "quota_max": 1_000_000_000_000,
         "quota_renewal_rate": 3600,
-        "access_rights": {"keyed": {"api_id": "keyed", "api_name": "keyed", "versions": ["Default"]}},
+        "access_rights": {api_id: {"api_id": api_id, "api_name": api_id, "versions": ["Default"]}},
     }
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{target.port}/tyk/keys",
-        data=json.dumps(session).encode(),
-        headers={"x-tyk-authorization": SECRET},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        target.headers["Authorization"] = json.loads(resp.read())["key"]
+    conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/tyk/keys", body=json.dumps(session), headers={"x-tyk-authorization": SECRET})
+    key: str = json.loads(conn.getresponse().read())["key"]
+    if connection is None:
+        conn.close()
+    return key
+
+
+def many_keys(count: int) -> Callable[[Target], None]:
+    """S6: `count` keys on the keyed APIs (one REST connection), the last one used for the load."""
+
+    def setup(target: Target) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=10)
+        key = ""
+        for i in range(count):
+            key = post_key(target.port, f"keyed{i % S6_KEYED}", conn)
+        conn.close()
+        target.headers["Authorization"] = key
+        target.path = f"/keyed{(count - 1) % S6_KEYED}/get"
+
+    return setup
 
 
 REDIS_PORT = 18030
@@ -136,12 +153,18 @@ def redis_argv(run_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def gateway_targets(run_dir: Path) -> list[Target]:
+S6_APIS, S6_KEYED = 1000, 500  # half of the thousand APIs keyed
+
+
+def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
     embedded = {"type": "embedded", "path": "data"}
     redis = {"type": "redis", "host": "127.0.0.1", "port": REDIS_PORT}
     s1 = gateway("S1", 18020, run_dir, [api("bench", keyed=False)], embedded)
     s2 = gateway("S2", 18021, run_dir, [api("keyed", keyed=True)], embedded)
     s2r = gateway("S2r", 18023, run_dir, [api("keyed", keyed=True)], redis)
+    many = [api(f"keyed{i}", keyed=True) for i in range(S6_KEYED)]
+    many += [api(f"open{i}", keyed=False) for i in range(S6_APIS - S6_KEYED)]
+    s6 = gateway("S6", 18024, run_dir, many, embedded)
     return [
         Target("S1 keyless", 18020, s1, ready_path="/hello"),
         Target("S2 auth+rate+quota", 18021, s2, path="/keyed/get", ready_path="/hello", setup=make_key),
@@ -153,4 +176,12 @@ def gateway_targets(run_dir: Path) -> list[Target]:
             ready_path="/hello",
             conns=1,
         ),
+        Target(
+            "S6 keyless, 1,000 APIs",
+            18024,
+            s6,
+            path=f"/open{S6_APIS - S6_KEYED - 1}/get",
+            ready_path="/hello",
+        ),
+        Target(f"S6 keyed, {keys:,} keys", 18024, [], setup=many_keys(keys)),
     ]
