@@ -154,6 +154,9 @@ class SessionStore:
         self.hash_keys = hash_keys
         self.hash_function = hash_function
         self.min_token_length = min_token_length
+        # Parsed sessions by their exact stored text: a request reads the text (so a change made by any
+        # gateway is seen at once) but parses it only when it changed. Sessions are immutable.
+        self._parsed: dict[str, Session] = {}
 
     def key_hash(self, key: str) -> str:
         """The key's id in storage: its hash (the algorithm its token names) or, unhashed, itself."""
@@ -243,7 +246,19 @@ class SessionStore:
 
     async def _load(self, name: str, key: str) -> Session | None:
         value = await self.store.get(name)
-        return parse_stored(value, f"key {redact_key(key)}") if value is not None else None
+        if value is None:
+            return None
+        session = self._parsed.get(value)
+        if session is None:
+            session = parse_stored(value, f"key {redact_key(key)}")
+            if session is not None:
+                if len(self._parsed) >= PARSED_CACHE:
+                    del self._parsed[next(iter(self._parsed))]  # the oldest entry
+                self._parsed[value] = session
+        return session
+
+
+PARSED_CACHE = 4096  # parsed sessions kept per gateway process
 
 
 def parse_stored(value: str, what: str) -> Session | None:

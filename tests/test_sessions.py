@@ -233,3 +233,14 @@ async def test_an_unreadable_stored_session_is_absent_and_logged_redacted(
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("gateway"))
     assert "****1234" in ours and "****5678" in ours and "$.rate" in ours
     assert "secretkey" not in ours
+
+
+async def test_a_session_is_parsed_again_only_when_its_stored_text_changes(store: Store) -> None:
+    kept = sessions(store, hash_keys=False)
+    await kept.save("key-one", Session.from_json({"org_id": "o", "rate": 5, "per": 1}, "t"))
+    first, again = await kept.get("key-one"), await kept.get("key-one")
+    assert first is not None and first is again  # the same text: the parsed session is reused
+    # A change written by anyone (here straight into the store, as another gateway would) is seen at once.
+    await store.set("apikey-key-one", json.dumps({"org_id": "o", "rate": 7, "per": 1}))
+    changed = await kept.get("key-one")
+    assert changed is not None and changed.rate == 7
