@@ -108,10 +108,7 @@ def masked(webhook: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = [MASK for _ in out[key]]
     headers = out.get("header_map")
     if isinstance(headers, dict):
-        out["header_map"] = {
-            k: MASK if any(word in str(k).lower() for word in SECRET_HEADERS) else v
-            for k, v in headers.items()
-        }
+        out["header_map"] = {k: MASK if _secret(str(k)) else v for k, v in headers.items()}
     return out
 
 
