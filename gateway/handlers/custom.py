@@ -9,9 +9,9 @@ request or another handler. Sync functions run on a small dedicated thread pool,
 from __future__ import annotations
 
 import asyncio
-import functools
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from gateway import usercode
@@ -21,9 +21,11 @@ from gateway.handlers.base import HandlerDeps, HandlerScope
 
 DEFAULT_TIMEOUT = 5.0
 MAX_TIMEOUT = 300.0
-# Sync handlers share these threads. A function that never returns keeps its thread for good (Python
-# cannot kill a thread): its calls time out, and once every thread is stuck, sync handlers only time out.
-THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="user-handler")
+# Sync handlers share these threads (made only when needed). Python cannot kill a thread, so a call past
+# its timeout keeps its thread until it returns; each handler may hold at most PER_HANDLER threads, so one
+# slow or stuck function is skipped rather than starving every other handler of a thread.
+THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="user-handler")
+PER_HANDLER = 2
 
 
 class PythonHandler:
@@ -34,6 +36,8 @@ class PythonHandler:
         self._fn = fn
         self._async = usercode.is_async(fn)
         self._timeout = timeout
+        self._held = 0  # threads running this function, counting calls already timed out
+        self._lock = threading.Lock()
         self._context = {
             "api_id": scope.api_id,
             "org_id": scope.org_id,
@@ -68,10 +72,7 @@ class PythonHandler:
             if self._async:
                 await asyncio.wait_for(self._fn(event, context), self._timeout)
             else:
-                call = functools.partial(self._fn, event, context)
-                await asyncio.wait_for(
-                    asyncio.get_running_loop().run_in_executor(THREADS, call), self._timeout
-                )
+                await asyncio.wait_for(asyncio.wrap_future(self._submit(event, context)), self._timeout)
         except TimeoutError:
             raise HandlerError(
                 f"python handler {self.name!r} ran past its {self._timeout:g} s limit"
@@ -80,3 +81,18 @@ class PythonHandler:
             raise
         except Exception as exc:
             raise HandlerError(f"python handler {self.name!r} raised {type(exc).__name__}: {exc}") from exc
+
+    def _submit(self, event: dict[str, Any], context: dict[str, Any]) -> Future[Any]:
+        with self._lock:
+            if self._held >= PER_HANDLER:
+                raise HandlerError(
+                    f"python handler {self.name!r} skipped: {self._held} earlier calls are still running"
+                )
+            self._held += 1
+        future = THREADS.submit(self._fn, event, context)
+        future.add_done_callback(self._release)  # when the thread is free, not when the wait gives up
+        return future
+
+    def _release(self, _: Future[Any]) -> None:
+        with self._lock:
+            self._held -= 1

@@ -107,6 +107,18 @@ async def test_raising_and_overrunning_handlers_are_handler_errors(deps: Handler
             await asyncio.wait_for(handler.handle(message()), 5)
 
 
+async def test_a_stuck_handler_holds_two_threads_and_never_starves_the_others(deps: HandlerDeps) -> None:
+    stuck = build(deps, {"name": "stuck", "path": "handlers.py", "timeout": 0.1})
+    for _ in range(2):
+        with pytest.raises(HandlerError, match="ran past"):
+            await stuck.handle(message())
+    # Both threads are still asleep: the third call is refused at once instead of queueing.
+    with pytest.raises(HandlerError, match="skipped: 2 earlier calls are still running"):
+        await asyncio.wait_for(stuck.handle(message()), 0.05)
+    await build(deps, {"name": "on_event", "path": "handlers.py", "timeout": 0.5}).handle(message())
+    assert (Path(deps.middleware_dir) / "out" / "sync-a1-1.json").exists()
+
+
 @pytest.mark.parametrize(
     ("meta", "cause"),
     [
