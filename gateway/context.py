@@ -62,6 +62,7 @@ class RequestContext:
         "key",
         "pending",
         "query",
+        "quota_counted",
         "response_headers",
         "scope",
         "services",
@@ -86,6 +87,8 @@ class RequestContext:
         self.version: str | None = None  # the version a versioned API was asked for (or its default)
         self.upstream_path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
         self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
+        # (count, seconds to reset) when the rate limit step already counted the quota in its round trip
+        self.quota_counted: tuple[int, float] | None = None
 
     @property
     def path(self) -> str:

@@ -37,6 +37,11 @@ class Limiter:
             self._items[(rate, per)] = item
         return item
 
+    def window(self, key: str, rate: float, per: float) -> tuple[str, int, int]:
+        """(the storage's window key, requests allowed, seconds), for `Store.hit_and_count`."""
+        item = self._item(rate, per)
+        return item.key_for(key), item.amount, item.get_expiry()
+
     async def hit(self, key: str, rate: float, per: float, allowance: int | None = None) -> bool:
         """Record a request for `key` if the window has room; False means blocked (nothing recorded).
 

@@ -2,9 +2,9 @@
 `quota_renewal_rate` seconds, from the per-API `access_rights[..].limit` when present, else the session.
 
 One atomic store step per request (`Store.incr_window`) on `quota-[<scope>-]<key or hash>`, the counter
-the REST API resets and reads. Blocked requests count too (Tyk). A refusal fires QuotaExceeded and is
-403 `Quota exceeded`; an allowed request is shown to the quota trigger monitor when it is on. Store
-outages follow `chain.policy`. It must not touch the rate limiter.
+the REST API resets and reads; when a rate limit applies too, KeyRateLimit takes that step in its own
+round trip. Blocked requests count too (Tyk). A refusal fires QuotaExceeded and is 403 `Quota exceeded`;
+an allowed request is shown to the trigger monitor when it is on. Store outages follow `chain.policy`.
 """
 
 from __future__ import annotations
@@ -17,17 +17,30 @@ from gateway.config import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta
+from gateway.sessions import Session
 
 QUOTA_EVENT_MESSAGE = "Key Quota Limit Exceeded"
 
 
-async def count(services: Services, key: str, quota_max: int, renewal_rate: float) -> tuple[int, int]:
+async def count(
+    services: Services,
+    key: str,
+    quota_max: int,
+    renewal_rate: float,
+    counted: tuple[int, float] | None = None,
+) -> tuple[int, int]:
     """Count one request against a quota counter: (remaining, renews as Unix seconds or 0).
 
-    The caller blocks when remaining < 0: exactly `quota_max` requests pass in a period.
+    `counted` is the (count, reset) of a step already taken. The caller blocks when remaining < 0:
+    exactly `quota_max` requests pass in a period.
     """
-    used, reset = await services.store.incr_window(key, renewal_rate)
+    used, reset = counted or await services.store.incr_window(key, renewal_rate)
     return quota_max - used, int(services.clock() + reset) if reset > 0 else 0
+
+
+def quota_counter(ctx: RequestContext, session: Session, api_id: str) -> str:
+    """The key's quota counter for this API: `quota-[<scope>-]<key or its hash>`."""
+    return ctx.services.sessions.quota_key(ctx.key, session.quota_scope(api_id))
 
 
 class KeyQuota:
@@ -48,9 +61,11 @@ class KeyQuota:
         if limit.quota_max <= 0:  # Tyk: 0 and -1 alike mean unlimited
             return
         services = ctx.services
-        key = services.sessions.quota_key(ctx.key, session.quota_scope(self.api_id))
+        key = quota_counter(ctx, session, self.api_id)
         try:
-            remaining, renews = await count(services, key, limit.quota_max, limit.quota_renewal_rate)
+            remaining, renews = await count(
+                services, key, limit.quota_max, limit.quota_renewal_rate, ctx.quota_counted
+            )
         except StoreError as exc:
             store_failure(ctx, exc, "quota counting")
             return

@@ -13,12 +13,13 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
+from gateway.chain.quota import quota_counter
 from gateway.chain.smoothing import allowance
 from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta
-from gateway.sessions import Smoothing
+from gateway.sessions import Limit, Session, Smoothing
 
 
 async def _limit(
@@ -62,14 +63,35 @@ class KeyRateLimit:
         rate, per = limit.rate, limit.per
         if rate <= 0 or per <= 0:
             return
-        smoothing = limit.smoothing if ctx.services.config.enable_rate_limit_smoothing else None
-        sessions = ctx.services.sessions
+        services = ctx.services
+        smoothing = limit.smoothing if services.config.enable_rate_limit_smoothing else None
         # The limiter key never holds a raw key when hash_keys is on (it may live in a shared Redis).
-        ident = "rate-limit-" + (sessions.key_hash(ctx.key) if ctx.services.config.hash_keys else ctx.key)
-        if not await _limit(ctx, ident, rate, per, smoothing):
+        hashed = services.config.hash_keys
+        ident = "rate-limit-" + (services.sessions.key_hash(ctx.key) if hashed else ctx.key)
+        plain = smoothing is None and services.config.rate_limit_response_headers != "rate_limits"
+        if plain and limit.quota_max > 0:
+            allowed = await self._with_quota(ctx, session, ident, limit)
+        else:
+            allowed = await _limit(ctx, ident, rate, per, smoothing)
+        if not allowed:
             meta = RatelimitExceededMeta(RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.RatelimitExceeded, meta)
             raise Reject(429, RATE_LIMIT_EXCEEDED, tuple(ctx.response_headers))
+
+    async def _with_quota(self, ctx: RequestContext, session: Session, ident: str, limit: Limit) -> bool:
+        """The window hit and, when admitted, KeyQuota's count in one store step (one Redis round trip)."""
+        window, amount, expiry = ctx.services.limiter.window(ident, limit.rate, limit.per)
+        counter = quota_counter(ctx, session, self.api_id)
+        try:
+            allowed, used, reset = await ctx.services.store.hit_and_count(
+                window, amount, expiry, counter, limit.quota_renewal_rate
+            )
+        except StoreError as exc:
+            store_failure(ctx, exc, "rate limiting")
+            return True  # KeyQuota then counts on its own, under the same policy
+        if allowed:
+            ctx.quota_counted = (used, reset)
+        return allowed
 
 
 class APIRateLimit:

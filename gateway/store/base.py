@@ -54,6 +54,14 @@ class Store(Protocol):
         """
         ...
 
+    async def hit_and_count(
+        self, window: str, limit: int, expiry: int, counter: str, period: float
+    ) -> tuple[bool, int, float]:
+        """A moving-window hit on `window` (a `limits` key: `limit` per `expiry` seconds), then, only when
+        it is admitted, `incr_window(counter, period)`, as one step: (admitted, count, seconds to reset).
+        Blocked, nothing is recorded and the count is 0. Redis does it in one round trip."""
+        ...
+
     def rate_limit_storage(self) -> Any:
         """A `limits.aio.storage.Storage` on the same backend, for the moving-window limiter."""
         ...

@@ -132,6 +132,14 @@ class MemoryStore:
         self._commit(key, str(value), deadline)
         return value, (deadline - now if deadline is not None else 0.0)
 
+    async def hit_and_count(
+        self, window: str, limit: int, expiry: int, counter: str, period: float
+    ) -> tuple[bool, int, float]:
+        if not await self.rate_limit_storage().acquire_entry(window, limit, expiry):
+            return False, 0, 0.0
+        count, reset = await self.incr_window(counter, period)
+        return True, count, reset
+
     def rate_limit_storage(self) -> Any:
         if self._limits is None:
             self._limits = MemoryStorage()
