@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from gateway import cert_registry, tls
+from gateway import cert_registry, session_cache, tls
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
@@ -81,6 +81,7 @@ class Gateway:
             hash_keys=cfg.hash_keys,
             hash_function=cfg.hash_key_function,
             min_token_length=cfg.min_token_length or 3,
+            cache=session_cache.for_store(cfg, self.store),
         )
         self.bus = EventBus(cfg.events)
         if self._upstream is None:
@@ -109,6 +110,8 @@ class Gateway:
             self.store, self.bus.fire, monitor_cfg, scan=monitor_cfg.scan_configured, clock=self._clock
         )
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
+        if self.sessions.cache is not None:
+            self.sessions.cache.start()
         await self.reload()
         await self.bus.start()
         self.handlers.start()
@@ -140,6 +143,9 @@ class Gateway:
 
     async def _release(self) -> None:
         """Close the outbox, the clients and the store: whichever of them were opened."""
+        sessions: SessionStore | None = getattr(self, "sessions", None)
+        if sessions is not None and sessions.cache is not None:
+            await sessions.cache.stop()
         layer: HandlerLayer | None = getattr(self, "handlers", None)
         if layer is not None:
             await layer.close()
@@ -216,6 +222,21 @@ class Gateway:
 
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
         return self.handlers.check_webhook(raw, where)
+
+    def event_stats(self) -> dict[str, Any]:
+        bus, totals = self.bus.stats, self.handlers.delivery_log.totals
+        return {
+            "fired": bus.fired,
+            "dropped": bus.dropped,
+            "handled": bus.delivered,
+            "failed": bus.failed,
+            "webhooks": {
+                "deduplicated": self.handlers.deps.skipped["deduplicated"],
+                "delivered": totals["delivered"],
+                "given_up": totals["given up"],
+                "gone": totals["gone"],
+            },
+        }
 
     def specs(self) -> Sequence[APISpec]:
         return self._specs

@@ -130,6 +130,15 @@ class UptimeTestsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalSessionCacheConfig:
+    """Tyk's `local_session_cache`: on Redis, sessions read by requests are kept in the process for
+    `cached_session_timeout` seconds, dropped at once when any gateway changes them (session_cache)."""
+
+    disable_cached_session_state: bool = False
+    cached_session_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
@@ -138,6 +147,7 @@ class Config:
     template_path: str = "templates"
     middleware_path: str = "middleware"
     storage: StorageConfig = field(default_factory=StorageConfig)
+    local_session_cache: LocalSessionCacheConfig = field(default_factory=LocalSessionCacheConfig)
     hash_keys: bool = False
     hash_key_function: str = ""
     enable_hashed_keys_listing: bool = False

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from gateway.errors import ConfigError
 from gateway.keyhash import generate_token, hash_str, token_org
 from gateway.log import get_logger, redact_key
+from gateway.session_cache import MISS, SessionCache
 from gateway.session_limits import Limit, Reader, Smoothing, check_smoothing
 from gateway.store.base import Store
 
@@ -149,8 +150,17 @@ class Session:
 class SessionStore:
     """Keys in the Store under Tyk's names; with `hash_keys` the raw key is never written anywhere."""
 
-    def __init__(self, store: Store, *, hash_keys: bool, hash_function: str, min_token_length: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        hash_keys: bool,
+        hash_function: str,
+        min_token_length: int,
+        cache: SessionCache | None = None,
+    ) -> None:
         self.store = store
+        self.cache = cache  # Redis only: the embedded store is in this process already
         self.hash_keys = hash_keys
         self.hash_function = hash_function
         self.min_token_length = min_token_length
@@ -198,9 +208,13 @@ class SessionStore:
         name = KEY_PREFIX + (key if hashed else self.key_hash(key))
         ttl = session.session_lifetime if session.session_lifetime > 0 else None
         await self.store.set(name, json.dumps(session.raw, separators=(",", ":")), ttl)
+        await self._changed(name)
 
     async def delete(self, key: str, *, hashed: bool = False) -> bool:
-        return await self.store.delete(KEY_PREFIX + (key if hashed else self.key_hash(key)))
+        name = KEY_PREFIX + (key if hashed else self.key_hash(key))
+        existed = await self.store.delete(name)
+        await self._changed(name)
+        return existed
 
     async def reset_quota(self, key: str, session: Session, *, hashed: bool = False) -> None:
         """Drop the key's quota counters (Tyk's ResetQuota): the next request starts a new period."""
@@ -223,7 +237,7 @@ class SessionStore:
 
     async def org_raw(self, org_id: str) -> str | None:
         """An org session's stored JSON text (`orgkey.<org>`), for a caller that caches the parse."""
-        return await self.store.get(ORG_PREFIX + org_id)
+        return await self._read(ORG_PREFIX + org_id)
 
     async def get_org(self, org_id: str) -> Session | None:
         value = await self.org_raw(org_id)
@@ -232,9 +246,12 @@ class SessionStore:
     async def save_org(self, org_id: str, session: Session) -> None:
         ttl = session.session_lifetime if session.session_lifetime > 0 else None
         await self.store.set(ORG_PREFIX + org_id, json.dumps(session.raw, separators=(",", ":")), ttl)
+        await self._changed(ORG_PREFIX + org_id)
 
     async def delete_org(self, org_id: str) -> bool:
-        return await self.store.delete(ORG_PREFIX + org_id)
+        existed = await self.store.delete(ORG_PREFIX + org_id)
+        await self._changed(ORG_PREFIX + org_id)
+        return existed
 
     async def list_orgs(self) -> list[str]:
         return sorted(name[len(ORG_PREFIX) :] for name in await self.store.keys(ORG_PREFIX))
@@ -244,8 +261,25 @@ class SessionStore:
         found = await self.store.keys(KEY_PREFIX + prefix)
         return sorted(name[len(KEY_PREFIX) :] for name in found)
 
-    async def _load(self, name: str, key: str) -> Session | None:
+    async def _read(self, name: str) -> str | None:
+        """A session's stored text, from the local cache when one is live."""
+        cache = self.cache
+        if cache is None or not cache.live:
+            return await self.store.get(name)
+        found = cache.lookup(name)
+        if found is not MISS:
+            return cast("str | None", found)
+        generation = cache.generation
         value = await self.store.get(name)
+        cache.put(name, value, generation)
+        return value
+
+    async def _changed(self, name: str) -> None:
+        if self.cache is not None:
+            await self.cache.changed(name)
+
+    async def _load(self, name: str, key: str) -> Session | None:
+        value = await self._read(name)
         if value is None:
             return None
         session = self._parsed.get(value)

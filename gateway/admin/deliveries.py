@@ -1,4 +1,5 @@
-"""`GET /tyk/webhooks/deliveries`: the last webhook attempts of this gateway, newest first.
+"""`GET /tyk/webhooks/deliveries`: the last webhook attempts of this gateway, newest first; and
+`GET /tyk/events/stats`: what the event system did since this gateway started, as counts.
 
 Optional `api_id` and `handler` query parameters narrow it to one API and/or one handler. The log it
 reads holds no bodies and no target query strings, so no raw API key can be shown. Read-only.
@@ -20,4 +21,10 @@ def routes(gw: AdminGateway) -> list[Route]:
         attempts = gw.delivery_log.entries(query.get("api_id"), query.get("handler"))
         return TykJSON({"deliveries": attempts, "count": len(attempts)})
 
-    return [Route("/tyk/webhooks/deliveries", listing, methods=["GET"])]
+    async def stats(request: Request) -> Response:
+        return TykJSON(gw.event_stats())
+
+    return [
+        Route("/tyk/webhooks/deliveries", listing, methods=["GET"]),
+        Route("/tyk/events/stats", stats, methods=["GET"]),
+    ]

@@ -36,6 +36,10 @@ class AdminGateway(Protocol):
         """The last webhook attempts this gateway made (GET /tyk/webhooks/deliveries)."""
         ...
 
+    def event_stats(self) -> dict[str, Any]:
+        """Counts since start: events fired, dropped, handled, failed; webhooks by outcome."""
+        ...
+
     def fire_system(self, event: Event, meta: EventMeta) -> None:
         """Fire a gateway-level event (TokenCreated, ...); never blocks on delivery."""
         ...

@@ -6,7 +6,7 @@ strings (where a key could ride in a target URL), so the raw API key never reach
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,8 +38,12 @@ class DeliveryLog:
     def __init__(self, size: int) -> None:
         self._size = size
         self._by_handler: dict[tuple[str, str], deque[Attempt]] = {}
+        # Deliveries by final outcome ("delivered", "given up", "gone") since start, kept at any size.
+        self.totals: Counter[str] = Counter()
 
     def record(self, attempt: Attempt) -> None:
+        if attempt.outcome in ("delivered", "gone"):  # "gone" here: refused before any request
+            self.totals[attempt.outcome] += 1
         if self._size <= 0:
             return
         key = (attempt.api_id, attempt.handler)
@@ -50,6 +54,7 @@ class DeliveryLog:
 
     def mark_last(self, api_id: str, handler: str, webhook_id: str, outcome: str) -> None:
         """Set the outcome of a delivery's latest attempt ("given up", "gone") once it is decided."""
+        self.totals[outcome] += 1
         found = self._by_handler.get((api_id, handler))
         if found is None:
             return

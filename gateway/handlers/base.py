@@ -7,6 +7,7 @@ constructed or validated at fire time, and never touches the request path.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +36,8 @@ class HandlerDeps:
     redact_payload_keys: bool = False  # events.redact_keys_in_payloads
     # TykGetKeyData / TykSetKeyData for JavaScript handlers: (function, string args) -> result.
     key_rpc: Callable[[str, list[str]], Awaitable[Any]] | None = None
+    # Events handlers chose not to send, by reason ("deduplicated": a webhook's cooldown), for the stats.
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True, slots=True)

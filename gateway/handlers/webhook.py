@@ -138,6 +138,7 @@ class WebhookHandler:
                 # The value names the delivery, so giving it up later frees only its own reservation.
                 if not await store.set_nx(reservation, delivery_id, self.cooldown * 1000):
                     log.debug("webhook %r: %s suppressed by cooldown", self.name, msg.type)
+                    self.deps.skipped["deduplicated"] += 1
                     return
             except StoreError as exc:
                 # Without the store the cooldown cannot be kept; deliver rather than lose the event.

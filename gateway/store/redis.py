@@ -6,8 +6,9 @@ every redis-py exception into a StoreError naming the server. It keeps no state 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any, cast
@@ -21,6 +22,9 @@ from redis.exceptions import RedisError
 
 from gateway.config import StorageConfig
 from gateway.errors import StoreError
+from gateway.log import get_logger
+
+log = get_logger("store")
 
 # INCR plus a TTL set only on creation, atomically: one script, run by EVALSHA (EVAL once if unknown).
 INCR_EXPIRE = files("gateway.store").joinpath("lua/incr_expire.lua").read_text(encoding="utf-8")
@@ -124,6 +128,35 @@ class RedisStore:
         with self._errors():
             admitted, count, reset_ms = await self._hit_and_count(keys=keys, args=args)
         return bool(admitted), int(count), int(reset_ms) / 1000
+
+    async def publish(self, channel: str, message: str) -> None:
+        with self._errors():
+            await self._client.publish(channel, message)
+
+    async def listen(
+        self, channel: str, on_message: Callable[[str], None], on_state: Callable[[bool], None]
+    ) -> None:
+        """Deliver `channel`'s messages until cancelled. `on_state(True)` once subscribed, `(False)` when
+        the subscription is lost (messages may be missed until the next True); it reconnects by itself."""
+        delay = 0.1
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(channel)
+                on_state(True)
+                delay = 0.1
+                while True:
+                    # A bounded wait, so an idle subscription never trips the socket timeout.
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        on_message(message["data"])
+            except (RedisError, OSError) as exc:
+                on_state(False)
+                log.warning("redis %s: subscription to %s lost (%s); retrying", self.address, channel, exc)
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            await asyncio.sleep(delay)  # backoff between reconnects, not a wait for a result
+            delay = min(delay * 2, 5.0)
 
     def rate_limit_storage(self) -> Any:
         if self._limits is None:

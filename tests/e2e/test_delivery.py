@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from gateway.delivery import signing
 from gateway.testing import WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import seed_classic
 from tests.e2e.test_keys import keyed_api, session
 
 # Tiny backoff so that retries happen within the test's bounded waits.
@@ -66,8 +67,10 @@ async def test_gone_target_gets_one_attempt(tmp_path: Path, store_config: dict[s
             await recorder.wait_for(1)
             await gw.idle()
             log = (await gw.admin("GET", "/tyk/webhooks/deliveries")).json()["deliveries"]
+            stats = (await gw.admin("GET", "/tyk/events/stats")).json()["webhooks"]
     assert len(recorder.deliveries) == 1
     assert [(a["status"], a["outcome"]) for a in log] == [(410, "gone")]
+    assert stats == {"deduplicated": 0, "delivered": 0, "given_up": 0, "gone": 1}
 
 
 async def test_signed_webhooks_verify_and_keys_can_be_redacted(
@@ -99,3 +102,25 @@ async def test_bad_retry_setting_skips_only_that_handler(tmp_path: Path) -> None
             (received,) = await recorder.wait_for(1)  # AuthFailure's handler still runs
             await gw.idle()
     assert received.path.endswith("/AuthFailure")
+
+
+async def test_event_stats_count_fired_deduplicated_and_delivered(
+    tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    recorder = WebhookRecorder()
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        apis = [seed_classic(upstream.url, hook.url, cooldown=30)]
+        async with run_gateway(tmp_path, apis=apis, config=store_config) as gw:
+            codes = [(await gw.client.get("/example-local-webhook/get")).status_code for _ in range(5)]
+            await recorder.wait_for(1)
+            await gw.idle()
+            stats = (await gw.admin("GET", "/tyk/events/stats")).json()
+    assert codes == [200, 200, 429, 429, 429]
+    assert len(recorder.deliveries) == 1  # three identical events inside the cooldown: one webhook
+    assert stats == {
+        "fired": 3,
+        "dropped": 0,
+        "handled": 3,
+        "failed": 0,
+        "webhooks": {"deduplicated": 2, "delivered": 1, "given_up": 0, "gone": 0},
+    }
