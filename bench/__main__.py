@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     for target in targets:
         if target.argv:
             began = time.monotonic()
-            proc = procs.start(target.name.split()[0], pinned(target.argv, server_cpu), ROOT, env)
+            cpu = server_cpu if target.pinned else None
+            proc = procs.start(target.name.split()[0], pinned(target.argv, cpu), ROOT, env)
             wait_ready(f"http://127.0.0.1:{target.port}{target.ready_path}", proc, target.name, procs)
             started[target.name] = time.monotonic() - began
             pids[str(target.port)] = proc.pid
@@ -96,13 +97,19 @@ def main(argv: list[str] | None = None) -> int:
             cpu_before = group_cpu_seconds(pid) if pid else 0.0
             result = wrk.run(target.url, conns, args.duration, client_cpu, target.headers)
             cpu = group_cpu_seconds(pid) - cpu_before if pid else 0.0
+            if target.refused:  # refusals are the expected answer: an admitted request is the error
+                result["errors"] = result["socket_errors"] + result["requests"] - result["non2xx"]
             result["cpu_us_per_req"] = cpu * 1e6 / result["requests"] if result["requests"] else float("nan")
             result["rss_mb"] = group_peak_rss_mb(pid) if pid else float("nan")
             target.runs.append(result)
     rows = summarize(targets, started)
     print(table(rows, args))
+    reports = [target.report(target, run_dir) for target in targets if target.report is not None]
+    for line in reports:
+        print("\n" + line)
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "runs": {t.name: t.runs for t in targets}}, indent=1))
+        runs = {t.name: t.runs for t in targets}
+        args.json.write_text(json.dumps({"rows": rows, "reports": reports, "runs": runs}, indent=1))
     return 0
 
 

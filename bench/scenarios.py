@@ -3,8 +3,9 @@ the naive Starlette + httpx proxy) and the gateway scenarios, each as a Target w
 starts it, where to load it, and any setup once it is up (keys made through the REST API).
 
 S1 keyless pass-through; S2 auth token + key rate limit + quota on the embedded store, S2r the same on
-Redis (a redis-server of its own, pinned with the upstream); S4 is S1 with one connection (latency).
-The other scenarios of the issue are listed in bench/README.md as not built yet.
+Redis (a redis-server of its own, pinned with the upstream); S3 a flood every request of which is rate
+limited, each firing RatelimitExceeded to a webhook with a cooldown; S4 is S1 with one connection
+(latency); S5 S2r served by two worker processes, unpinned; S6 1,000 APIs and 10,000 keys.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import http.client
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 UPSTREAM = "http://127.0.0.1:18000"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"  # the gateway's own default_webhook.json
 SECRET = "bench-secret"  # the benchmark gateway's admin secret: loopback only, thrown away after the run
 UVICORN = [
     "-m",
@@ -48,6 +51,9 @@ class Target:
     conns: int | None = None  # None: the run's -c
     headers: dict[str, str] = field(default_factory=dict)
     setup: Callable[[Target], None] | None = None
+    refused: bool = False  # every answer should be a refusal (S3): a 2xx counts as the error
+    pinned: bool = True  # False: the server may use every CPU (S5's two workers)
+    report: Callable[[Target, Path], str] | None = None  # a line printed under the table
     runs: list[dict[str, float]] = field(default_factory=list)
 
     @property
@@ -86,6 +92,7 @@ def gateway(
         "listen_port": port,
         "secret": SECRET,
         "app_path": "apps",
+        "template_path": str(TEMPLATES),
         "storage": storage,
         "log_level": "warning",
         "uptime_tests": {"disable": True},
@@ -110,11 +117,17 @@ def make_key(target: Target) -> None:
     target.headers["Authorization"] = post_key(target.port, "keyed")
 
 
-def post_key(port: int, api_id: str, connection: http.client.HTTPConnection | None = None) -> str:
+def post_key(
+    port: int,
+    api_id: str,
+    connection: http.client.HTTPConnection | None = None,
+    rate: float = 1_000_000_000,
+    per: float = 1,
+) -> str:
     session = {
         "org_id": "bench",
-        "rate": 1_000_000_000,
-        "per": 1,
+        "rate": rate,
+        "per": per,
         "quota_max": 1_000_000_000_000,
         "quota_renewal_rate": 3600,
         "access_rights": {api_id: {"api_id": api_id, "api_name": api_id, "versions": ["Default"]}},
@@ -125,6 +138,51 @@ def post_key(port: int, api_id: str, connection: http.client.HTTPConnection | No
     if connection is None:
         conn.close()
     return key
+
+
+def flood_key(target: Target) -> None:
+    """S3's key: one request an hour, spent here, so every measured request is refused."""
+    key = target.headers["Authorization"] = post_key(target.port, "flood", rate=1, per=3600)
+    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=10)
+    conn.request("GET", target.path, headers={"Authorization": key})
+    conn.getresponse().read()
+    conn.close()
+
+
+def flood_api() -> dict[str, Any]:
+    """A keyed API whose RatelimitExceeded goes to a webhook with a cooldown longer than the run."""
+    spec = api("flood", keyed=True)
+    meta = {"method": "POST", "target_path": UPSTREAM + "/hook", "event_timeout": HOOK_COOLDOWN}
+    hook = {"handler_name": "eh_web_hook_handler", "handler_meta": meta}
+    spec["event_handlers"] = {"events": {"RatelimitExceeded": [hook]}}
+    return spec
+
+
+HOOK_COOLDOWN = 3600  # seconds: the identical events of the whole run make exactly one webhook
+
+
+def event_report(target: Target, run_dir: Path) -> str:
+    """S3's events: the gateway's counts (once its queue is drained) and the receiver's own count."""
+    deadline = time.monotonic() + 30
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=10)
+        conn.request("GET", "/tyk/events/stats", headers={"x-tyk-authorization": SECRET})
+        stats = json.loads(conn.getresponse().read())
+        conn.close()
+        hooked = stats["webhooks"]
+        settled = hooked["delivered"] + hooked["given_up"] + hooked["gone"] >= min(1, stats["fired"])
+        drained = stats["handled"] + stats["failed"] >= stats["fired"]
+        if (drained and settled) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # bounded poll while the bus works through its queue
+    hooks = run_dir / "hooks.log"
+    received = len(hooks.read_text().splitlines()) if hooks.exists() else 0
+    return (
+        f"S3 events (warm-ups included): fired {stats['fired']:,}, handled {stats['handled']:,}, "
+        f"deduplicated {hooked['deduplicated']:,}, webhooks delivered {hooked['delivered']} "
+        f"(receiver counted {received}), dropped {stats['dropped']}, failed {stats['failed']}; "
+        f"cooldown {HOOK_COOLDOWN} s"
+    )
 
 
 def many_keys(count: int) -> Callable[[Target], None]:
@@ -162,6 +220,7 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
     s1 = gateway("S1", 18020, run_dir, [api("bench", keyed=False)], embedded)
     s2 = gateway("S2", 18021, run_dir, [api("keyed", keyed=True)], embedded)
     s2r = gateway("S2r", 18023, run_dir, [api("keyed", keyed=True)], redis)
+    s3 = gateway("S3", 18025, run_dir, [flood_api()], embedded)
     many = [api(f"keyed{i}", keyed=True) for i in range(S6_KEYED)]
     many += [api(f"open{i}", keyed=False) for i in range(S6_APIS - S6_KEYED)]
     s6 = gateway("S6", 18024, run_dir, many, embedded)
@@ -169,6 +228,16 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
         Target("S1 keyless", 18020, s1, ready_path="/hello"),
         Target("S2 auth+rate+quota", 18021, s2, path="/keyed/get", ready_path="/hello", setup=make_key),
         Target("S2r the same on Redis", 18023, s2r, path="/keyed/get", ready_path="/hello", setup=make_key),
+        Target(
+            "S3 rate-limited flood + webhook",
+            18025,
+            s3,
+            path="/flood/get",
+            ready_path="/hello",
+            setup=flood_key,
+            refused=True,
+            report=event_report,
+        ),
         Target(
             "S4 keyless, 1 conn",
             18022,

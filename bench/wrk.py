@@ -25,14 +25,11 @@ def parse(out: str) -> dict[str, float]:
         result[f"p{pct}"] = _ms(match.group(1)) if match else float("nan")
     match = re.search(r"(\d+) requests in", out)
     result["requests"] = int(match.group(1)) if match else 0
-    errors = 0
     match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if match:
-        errors += sum(int(x) for x in match.groups())
+    result["socket_errors"] = sum(int(x) for x in match.groups()) if match else 0
     match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if match:
-        errors += int(match.group(1))
-    result["errors"] = errors
+    result["non2xx"] = int(match.group(1)) if match else 0
+    result["errors"] = result["socket_errors"] + result["non2xx"]
     return result
 
 

@@ -19,6 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
 from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
+from gateway.gotemplate.memo import RenderMemo, memoizable
 from gateway.log import Throttle, get_logger
 
 __all__ = ["ErrorPages", "Template", "from_string", "load_template"]
@@ -81,7 +82,7 @@ def _is_jinja_expression(env: jinja2.Environment, body: str) -> bool:
 class Template:
     """A compiled template: `render(data)` gives the body; `data` is what `{{.X}}` sees as `.`."""
 
-    __slots__ = ("_jinja", "is_json", "jinja_source", "path")
+    __slots__ = ("_jinja", "_memo", "is_json", "jinja_source", "path")
 
     def __init__(self, source: str, path: str, is_json: bool) -> None:
         self.path = path
@@ -90,18 +91,23 @@ class Template:
         try:
             self.jinja_source = translate(source, ARITY, partial(_is_jinja_expression, env))
             self._jinja = env.from_string(self.jinja_source)
+            self._memo = RenderMemo() if memoizable(env.parse(self.jinja_source)) else None
         except GoTemplateError as exc:
             raise ConfigError(path, f"template syntax error at line {exc.line}: {exc.message}") from None
         except jinja2.TemplateSyntaxError as exc:  # the translator keeps line numbers: they are the file's
             raise ConfigError(path, f"template syntax error at line {exc.lineno}: {exc.message}") from None
 
     def render(self, data: Mapping[str, Any]) -> str:
-        # The data's keys are also top-level names, for jinja2 expressions such as `{{ Meta.Message }}`.
-        context = {**data, "_dot": data, "_root": data}
         try:
-            return self._jinja.render(context)
+            if self._memo is not None:  # Go syntax only: `.` is all it can see
+                return self._memo.render(data, self._render_dot)
+            # The data's keys are also top-level names, for jinja2 expressions such as `{{ Meta.Message }}`.
+            return self._jinja.render({**data, "_dot": data, "_root": data})
         except Exception as exc:  # a user's jinja2 expression can raise anything; never a request's problem
             raise HandlerError(f"{self.path}: template rendering error: {exc}") from exc
+
+    def _render_dot(self, data: Mapping[str, Any]) -> str:
+        return self._jinja.render({"_dot": data, "_root": data})
 
     def __repr__(self) -> str:
         return f"Template({self.path!r}, is_json={self.is_json})"

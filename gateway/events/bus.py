@@ -114,7 +114,9 @@ class EventBus:
         while True:
             handler, msg = await self._queue.get()
             try:
-                await asyncio.wait_for(handler.handle(msg), self._config.handler_timeout)
+                # A timeout scope, not wait_for: no task per event (a flood makes thousands a second).
+                async with asyncio.timeout(self._config.handler_timeout):
+                    await handler.handle(msg)
                 self.stats.delivered += 1
             except asyncio.CancelledError:
                 raise
