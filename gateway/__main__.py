@@ -1,5 +1,5 @@
-"""Command line: `python -m gateway --conf tyk.conf` serves in the foreground; `python -m gateway demo`
-runs the README walkthrough with a local upstream and webhook receiver.
+"""Command line: `python -m gateway --conf tyk.conf [--workers N]` serves in the foreground; `python -m
+gateway demo` runs the README walkthrough with a local upstream and webhook receiver.
 
 A bad config exits non-zero at once with one line naming the file and key. SIGTERM/SIGINT stop
 gracefully (uvicorn lets in-flight requests finish; the gateway then drains queued events) and exit 0.
@@ -8,6 +8,7 @@ gracefully (uvicorn lets in-flight requests finish; the gateway then drains queu
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from types import FrameType
 
@@ -15,6 +16,7 @@ import uvicorn
 
 from gateway import config as config_mod
 from gateway import log as log_mod
+from gateway import workers
 from gateway.app import Gateway
 from gateway.errors import ConfigError
 from gateway.tls import TLSProtocol
@@ -54,6 +56,9 @@ def server_config(app: Gateway, host: str, port: int) -> uvicorn.Config:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
     parser.add_argument("--conf", default="tyk.conf", help="path to tyk.conf (default: ./tyk.conf)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes sharing the listener (more than 1 needs Redis)"
+    )
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="gateway + echo upstream + webhook receiver, the README walkthrough")
     demo.add_argument(
@@ -73,12 +78,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log_mod.setup(cfg.log_level)
     try:
+        workers.check(cfg, args.workers)
+        if args.workers == 1:
+            return serve(cfg, None)
+        Gateway(cfg)  # a bad config fails here, once, before any worker starts
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return workers.run(cfg, args.workers, serve)
+
+
+def serve(cfg: config_mod.Config, sock: socket.socket | None) -> int:
+    """One gateway process in the foreground, on its own listener or on a socket a parent bound."""
+    try:
         gateway = Gateway(cfg)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     server = _Server(server_config(gateway, cfg.listen_address or "0.0.0.0", cfg.listen_port))
-    server.run()
+    server.run(sockets=None if sock is None else [sock])
     # uvicorn reports a failed startup by leaving `started` unset; anything else is a clean stop.
     return 0 if server.started else 1
 

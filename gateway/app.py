@@ -19,6 +19,7 @@ from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
+from gateway.cluster import GroupReload
 from gateway.config import Config
 from gateway.context import Services
 from gateway.delivery.history import DeliveryLog
@@ -112,6 +113,8 @@ class Gateway:
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         if self.sessions.cache is not None:
             self.sessions.cache.start()
+        self.group = GroupReload(self.store, self.reload)
+        self.group.start()
         await self.reload()
         await self.bus.start()
         self.handlers.start()
@@ -146,6 +149,9 @@ class Gateway:
         sessions: SessionStore | None = getattr(self, "sessions", None)
         if sessions is not None and sessions.cache is not None:
             await sessions.cache.stop()
+        group: GroupReload | None = getattr(self, "group", None)
+        if group is not None:
+            await group.stop()
         layer: HandlerLayer | None = getattr(self, "handlers", None)
         if layer is not None:
             await layer.close()
@@ -219,6 +225,9 @@ class Gateway:
     @property
     def delivery_log(self) -> DeliveryLog:
         return self.handlers.delivery_log
+
+    async def reload_group(self) -> None:
+        await self.group.request()
 
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
         return self.handlers.check_webhook(raw, where)

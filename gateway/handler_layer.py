@@ -194,9 +194,17 @@ def _open_outbox(config: Config, store: Store) -> Outbox:
         return MemoryOutbox()
     codec = RecordCodec(config.secret)
     if isinstance(store, RedisStore):
-        # Stable across restarts, so a restarted gateway finds the deliveries it had taken.
-        consumer = events.outbox_consumer or f"{socket.gethostname()}:{config.listen_port}"
         return RedisOutbox(
-            store.client, codec, consumer, claim_idle=events.outbox_claim_idle, address=store.address
+            store.client,
+            codec,
+            outbox_consumer(config),
+            claim_idle=events.outbox_claim_idle,
+            address=store.address,
         )
     return FileOutbox(config.storage.path, codec)
+
+
+def outbox_consumer(config: Config) -> str:
+    """This gateway's name in the outbox's consumer group: stable across restarts, so a restarted
+    gateway finds the deliveries it had taken (`events.outbox_consumer`, else host:port)."""
+    return config.events.outbox_consumer or f"{socket.gethostname()}:{config.listen_port}"

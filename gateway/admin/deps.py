@@ -48,6 +48,10 @@ class AdminGateway(Protocol):
         """Load app_path again and swap in the new routing table."""
         ...
 
+    async def reload_group(self) -> None:
+        """Reload, and have every other gateway on the shared store reload too."""
+        ...
+
     @property
     def configured_webhooks(self) -> Mapping[str, dict[str, Any]]:
         """tyk.conf `webhooks` by id (read-only through the REST API)."""

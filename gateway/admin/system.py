@@ -1,4 +1,5 @@
-"""`/tyk/reload`, the health check (`/hello` by default) and the admin API's 404/405/500 bodies.
+"""`/tyk/reload` (this process) and `/tyk/reload/group` (every gateway on the store), the health check
+(`/hello` by default) and the admin API's 404/405/500 bodies.
 
 The health check needs no secret and always answers 200, with `fail` in the body when the store does
 not answer, as Tyk does. Reload only asks the gateway to reload; it knows nothing of routing.
@@ -27,7 +28,8 @@ ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 def routes(gw: AdminGateway) -> list[Route]:
     async def reload(request: Request) -> Response:
         try:
-            await gw.reload()
+            # /group also reloads every other gateway (and worker) on a shared store, as Tyk's does.
+            await (gw.reload_group() if request.url.path.endswith("/group") else gw.reload())
         except ConfigError as exc:
             log.error("reload failed: %s", exc)
             return error(500, str(exc))

@@ -41,6 +41,9 @@ class LocalGateway:
         self.reloads += 1
         self.loaded = load_dir(self.config.app_path).specs
 
+    async def reload_group(self) -> None:
+        await self.reload()  # one gateway: the group is itself
+
     def specs(self) -> Sequence[APISpec]:
         return self.loaded
 

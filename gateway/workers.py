@@ -1,0 +1,90 @@
+"""`python -m gateway --workers N`: N processes serving one listening socket, for more than one core.
+
+The parent binds the socket, forks the workers and only supervises: SIGTERM/SIGINT are passed on, and
+when one worker exits the others are stopped. Each worker builds its own gateway, so the workers share
+state only through the store: Redis is required (the embedded store belongs to one process). Each worker
+takes its own outbox consumer name (`<name>/<n>`), stable across restarts. It must not start an event
+loop or a thread before forking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+from collections.abc import Callable
+from types import FrameType
+
+from gateway.config import Config
+from gateway.errors import ConfigError
+from gateway.handler_layer import outbox_consumer
+from gateway.log import get_logger
+
+log = get_logger("workers")
+
+
+def check(config: Config, workers: int) -> None:
+    if workers < 1:
+        raise ConfigError("--workers", f"expected at least 1, got {workers}")
+    if workers > 1 and config.storage.type != "redis":
+        raise ConfigError(
+            "--workers",
+            f'{workers} workers need "storage.type": "redis" (the embedded store is one process\'s)',
+        )
+
+
+def bind(config: Config) -> socket.socket:
+    host = config.listen_address or "0.0.0.0"
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, config.listen_port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def worker_config(config: Config, index: int) -> Config:
+    events = dataclasses.replace(config.events, outbox_consumer=f"{outbox_consumer(config)}/{index}")
+    return dataclasses.replace(config, events=events)
+
+
+def run(config: Config, workers: int, serve: Callable[[Config, socket.socket], int]) -> int:
+    """Fork `workers` processes running `serve(config, socket)`; the exit status is the worst of theirs."""
+    sock = bind(config)
+    children: dict[int, int] = {}
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 1
+            try:
+                code = serve(worker_config(config, index), sock)
+            finally:
+                os._exit(code)
+        children[pid] = index
+    sock.close()
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    # SIGINT is passed on as SIGTERM: a terminal already sends SIGINT to every worker, and a second
+    # SIGINT would make uvicorn skip its graceful shutdown.
+    signal.signal(signal.SIGINT, lambda _s, _f: stop(signal.SIGTERM))
+    worst = 0
+    while children:
+        pid, status = os.wait()
+        if pid not in children:
+            continue
+        index = children.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        worst = max(worst, abs(code))
+        if not stopping:  # a worker died on its own: the rest stop too, so the failure is seen
+            log.error("worker %d (pid %d) exited with %d; stopping the others", index, pid, code)
+            stop(signal.SIGTERM)
+    return worst
