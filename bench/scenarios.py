@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -158,6 +159,15 @@ def flood_api() -> dict[str, Any]:
     return spec
 
 
+def scaling_report(two: Target, one: Target) -> str:
+    """S5 against S2r (one pinned worker) in the same rounds."""
+    ratios = [b["rps"] / a["rps"] for a, b in zip(one.runs, two.runs, strict=True) if a["rps"]]
+    shown = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+    return (
+        f"S5 scaling: two unpinned workers served {shown} the requests per second of S2r's one pinned worker"
+    )
+
+
 HOOK_COOLDOWN = 3600  # seconds: the identical events of the whole run make exactly one webhook
 
 
@@ -221,13 +231,17 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
     s2 = gateway("S2", 18021, run_dir, [api("keyed", keyed=True)], embedded)
     s2r = gateway("S2r", 18023, run_dir, [api("keyed", keyed=True)], redis)
     s3 = gateway("S3", 18025, run_dir, [flood_api()], embedded)
+    s5 = [*gateway("S5", 18026, run_dir, [api("keyed", keyed=True)], redis), "--workers", "2"]
     many = [api(f"keyed{i}", keyed=True) for i in range(S6_KEYED)]
     many += [api(f"open{i}", keyed=False) for i in range(S6_APIS - S6_KEYED)]
     s6 = gateway("S6", 18024, run_dir, many, embedded)
+    one_worker = Target(
+        "S2r the same on Redis", 18023, s2r, path="/keyed/get", ready_path="/hello", setup=make_key
+    )
     return [
         Target("S1 keyless", 18020, s1, ready_path="/hello"),
         Target("S2 auth+rate+quota", 18021, s2, path="/keyed/get", ready_path="/hello", setup=make_key),
-        Target("S2r the same on Redis", 18023, s2r, path="/keyed/get", ready_path="/hello", setup=make_key),
+        one_worker,
         Target(
             "S3 rate-limited flood + webhook",
             18025,
@@ -244,6 +258,16 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
             gateway("S4", 18022, run_dir, [api("bench", keyed=False)], embedded),
             ready_path="/hello",
             conns=1,
+        ),
+        Target(
+            "S5 S2r, 2 workers, unpinned",
+            18026,
+            s5,
+            path="/keyed/get",
+            ready_path="/hello",
+            setup=make_key,
+            pinned=False,
+            report=lambda target, _run_dir: scaling_report(target, one_worker),
         ),
         Target(
             "S6 keyless, 1,000 APIs",

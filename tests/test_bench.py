@@ -27,6 +27,7 @@ def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in result["rows"]}
     expected = {"nginx-proxy", "raw-aiohttp", "starlette-httpx", "S1 keyless", "S2 auth+rate+quota"}
     expected |= {"S2r the same on Redis", "S3 rate-limited flood + webhook", "S4 keyless, 1 conn"}
+    expected |= {"S5 S2r, 2 workers, unpinned"}
     assert {*expected, "S6 keyless, 1,000 APIs"} <= set(rows)
     for name, row in rows.items():
         assert row["rps"] > 0, name
@@ -34,12 +35,13 @@ def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
             assert row["errors"] == 0, name
     assert "| S1 keyless |" in done.stdout
     # S3: every refusal fired an event, none was dropped, and the cooldown let exactly one webhook out.
-    (events,) = result["reports"]
+    events, scaling = result["reports"]
+    assert scaling.startswith("S5 scaling: two unpinned workers served "), scaling
     assert "webhooks delivered 1 (receiver counted 1), dropped 0, failed 0" in events, events
     # Every process it started is gone: nothing listens on its ports any more.
     import socket
 
-    for port in (18000, 18001, 18013, 18020, 18021, 18023, 18024, 18025, 18030):
+    for port in (18000, 18001, 18013, 18020, 18021, 18023, 18024, 18025, 18026, 18030):
         with socket.socket() as sock:
             sock.settimeout(0.3)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, port

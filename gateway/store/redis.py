@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from gateway.config import StorageConfig
 from gateway.errors import StoreError
 from gateway.log import get_logger
+from gateway.store.resp import RespClient, RespError, digest
 
 log = get_logger("store")
 
@@ -34,6 +35,7 @@ LEASE = files("gateway.store").joinpath("lua/lease.lua").read_text(encoding="utf
 INCR_WINDOW = files("gateway.store").joinpath("lua/incr_window.lua").read_text(encoding="utf-8")
 # A key's rate limit and quota together: the request path's only round trip once its session is cached.
 HIT_AND_COUNT = files("gateway.store").joinpath("lua/hit_and_count.lua").read_text(encoding="utf-8")
+_INCR_SHA, _WINDOW_SHA, _HIT_SHA = (digest(s) for s in (INCR_EXPIRE, INCR_WINDOW, HIT_AND_COUNT))
 # SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
 _GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 DEFAULT_TIMEOUT = 5.0
@@ -64,11 +66,12 @@ class RedisStore:
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         self._client = aioredis.Redis(connection_pool=self._pool)
-        self._incr = self._client.register_script(INCR_EXPIRE)
         self._lease = self._client.register_script(LEASE)
-        self._incr_window = self._client.register_script(INCR_WINDOW)
-        self._hit_and_count = self._client.register_script(HIT_AND_COUNT)
         self._limits: RedisStorage | None = None
+        # The request path's commands: one pipelined connection, no pool (store.resp).
+        self._fast = RespClient(
+            cfg.host, cfg.port, db=cfg.database, username=cfg.username, password=cfg.password, timeout=timeout
+        )
 
     @property
     def client(self) -> aioredis.Redis:
@@ -79,12 +82,15 @@ class RedisStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (RedisError, OSError) as exc:
+        except (RedisError, RespError, OSError) as exc:  # TimeoutError is an OSError
             raise StoreError(f"redis {self.address}: {exc or type(exc).__name__}") from exc
 
     async def get(self, key: str) -> str | None:
         with self._errors():
-            return cast("str | None", await self._client.get(key))
+            try:
+                return cast("str | None", await self._fast.call("GET", key))
+            except ConnectionError:  # the server went away (a restart): a read is safe to send again
+                return cast("str | None", await self._fast.call("GET", key))
 
     async def set(self, key: str, value: str, ttl: float | None = None) -> None:
         with self._errors():
@@ -92,8 +98,9 @@ class RedisStore:
 
     async def set_nx(self, key: str, value: str, ttl_ms: int) -> bool:
         px = max(1, int(ttl_ms)) if ttl_ms > 0 else None
+        command = ("SET", key, value, "NX") if px is None else ("SET", key, value, "NX", "PX", px)
         with self._errors():
-            return bool(await self._client.set(key, value, nx=True, px=px))
+            return await self._fast.call(*command) is not None
 
     async def lease(self, key: str, owner: str, ttl_ms: int) -> bool:
         with self._errors():
@@ -111,12 +118,12 @@ class RedisStore:
     async def incr(self, key: str, ttl: float | None = None) -> int:
         ttl_ms = _ms(ttl) if ttl is not None and ttl > 0 else 0
         with self._errors():
-            return int(await self._incr(keys=[key], args=[ttl_ms]))
+            return int(await self._fast.evalsha(INCR_EXPIRE, _INCR_SHA, [key], [ttl_ms]))
 
     async def incr_window(self, key: str, period: float) -> tuple[int, float]:
         period_ms = _ms(period) if period > 0 else 0
         with self._errors():
-            count, reset_ms = await self._incr_window(keys=[key], args=[period_ms])
+            count, reset_ms = await self._fast.evalsha(INCR_WINDOW, _WINDOW_SHA, [key], [period_ms])
         return int(count), int(reset_ms) / 1000
 
     async def hit_and_count(
@@ -126,7 +133,7 @@ class RedisStore:
         keys = [f"{RedisStorage.PREFIX}:{window}", counter]
         args = [time.time(), limit, expiry, _ms(period) if period > 0 else 0]
         with self._errors():
-            admitted, count, reset_ms = await self._hit_and_count(keys=keys, args=args)
+            admitted, count, reset_ms = await self._fast.evalsha(HIT_AND_COUNT, _HIT_SHA, keys, args)
         return bool(admitted), int(count), int(reset_ms) / 1000
 
     async def publish(self, channel: str, message: str) -> None:
@@ -179,6 +186,7 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
+        await self._fast.close()
         with self._errors():
             await self._client.aclose()
             await self._pool.aclose()
