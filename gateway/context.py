@@ -63,6 +63,7 @@ class RequestContext:
         "pending",
         "query",
         "quota_counted",
+        "quota_live",
         "response_headers",
         "scope",
         "services",
@@ -89,6 +90,7 @@ class RequestContext:
         self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
         # (count, seconds to reset) when the rate limit step already counted the quota in its round trip
         self.quota_counted: tuple[int, float] | None = None
+        self.quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
 
     @property
     def path(self) -> str:

@@ -148,10 +148,11 @@ class APIRoute:
         if session is None:
             return _ZERO_QUOTA + expires
         limit = session.limit(self.spec.api_id)  # the per-API limit's figures when it has one (Tyk)
+        remaining, renews = ctx.quota_live or (limit.quota_remaining, limit.quota_renews)
         return (
             (b"x-ratelimit-limit", str(limit.quota_max).encode()),
-            (b"x-ratelimit-remaining", str(limit.quota_remaining).encode()),
-            (b"x-ratelimit-reset", str(limit.quota_renews).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
+            (b"x-ratelimit-reset", str(renews).encode()),
             *expires,
         )
 

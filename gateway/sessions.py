@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gateway.errors import ConfigError
@@ -134,17 +134,6 @@ class Session:
         """Tyk's `allowance_scope`: a per-API limit may share a counter (`quota-<scope>-<key>`)."""
         right = self.access_rights.get(api_id)
         return right.allowance_scope if right is not None and right.limit is not None else ""
-
-    def with_quota(self, api_id: str, remaining: int, renews: int) -> Session:
-        """This session with the live quota figures written back, for the response headers. Cheap:
-        nothing is parsed again and `raw` is untouched (the REST API recomputes them from the counter)."""
-        right = self.access_rights.get(api_id)
-        if right is not None and right.limit is not None:
-            limit = replace(right.limit, quota_remaining=remaining, quota_renews=renews)
-            rights = {**self.access_rights, api_id: replace(right, limit=limit)}
-            return replace(self, access_rights=rights)
-        own = replace(self.own_limit, quota_remaining=remaining, quota_renews=renews)
-        return replace(self, own_limit=own, quota_remaining=remaining, quota_renews=renews)
 
 
 class SessionStore:

@@ -69,9 +69,9 @@ class KeyQuota:
         except StoreError as exc:
             store_failure(ctx, exc, "quota counting")
             return
-        # Written back for the `quotas` response headers; the stored session is not rewritten (GET
-        # /tyk/keys recomputes quota_remaining from the counter).
-        ctx.session = session.with_quota(self.api_id, max(0, remaining), renews or limit.quota_renews)
+        # For the `quotas` response headers; the stored session is not rewritten (GET /tyk/keys
+        # recomputes quota_remaining from the counter).
+        ctx.quota_live = (max(0, remaining), renews or limit.quota_renews)
         if remaining < 0:
             meta = QuotaExceededMeta(QUOTA_EVENT_MESSAGE, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.QuotaExceeded, meta)

@@ -7,6 +7,7 @@ buffered write, cheap enough for the request path.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import json
 import os
@@ -35,6 +36,8 @@ class MemoryStore:
 
     Durability: each change is one JSON line appended and flushed to the OS, with no fsync per
     operation: it survives the process crashing or being killed, not a power cut in the last moments.
+    Counter steps (rate and quota counts) are flushed together at the end of the event-loop turn, so
+    a crash can lose the counts of that one turn; everything else is flushed before its call returns.
     On open the journal is replayed (expired keys skipped; a torn last line, left by a crash mid-write,
     is ignored with a warning) and rewritten compacted through a temporary file and `os.replace`.
     A corrupt line before the last is fatal: skipping it could bring back a deleted (revoked) key.
@@ -58,6 +61,7 @@ class MemoryStore:
         self._expiries: list[tuple[float, str]] = []
         self._journal: IO[str] | None = None
         self._lines = 0
+        self._flush_due = False  # counter steps written but not yet flushed (see _commit)
         self._limits: Any = None
         self._lock = lock_folder(
             self.path,
@@ -115,7 +119,7 @@ class MemoryStore:
             value, deadline = 1, (now + ttl if ttl is not None and ttl > 0 else None)
         else:
             value, deadline = self._integer(key, current) + 1, self._deadlines.get(key)
-        self._commit(key, str(value), deadline)
+        self._commit(key, str(value), deadline, counter=True)
         return value
 
     async def incr_window(self, key: str, period: float) -> tuple[int, float]:
@@ -129,7 +133,7 @@ class MemoryStore:
         else:
             value, deadline = 1, now + period
         # Journalled like any change, so quota counters and their periods survive a restart.
-        self._commit(key, str(value), deadline)
+        self._commit(key, str(value), deadline, counter=True)
         return value, (deadline - now if deadline is not None else 0.0)
 
     async def hit_and_count(
@@ -189,14 +193,20 @@ class MemoryStore:
             raise StoreError(f"embedded store: {key!r} does not hold an integer")
         return int(current)
 
-    def _commit(self, key: str, value: str | None, deadline: float | None) -> None:
-        """Journal one change, then apply it: what a reader saw is never missing from the file."""
+    def _commit(self, key: str, value: str | None, deadline: float | None, *, counter: bool = False) -> None:
+        """Journal one change, then apply it. A counter step is flushed at the end of this event-loop
+        turn, with every other step of that turn (one write instead of one per request); any other
+        change is flushed before the call returns."""
         line = json.dumps(["del", key]) + "\n" if value is None else self._record(key, value, deadline)
         journal = self._journal
         assert journal is not None  # _tick() ran first
         try:
             journal.write(line)
-            journal.flush()
+            if not counter:
+                journal.flush()
+            elif not self._flush_due:
+                asyncio.get_running_loop().call_soon(self._flush)
+                self._flush_due = True
         except (OSError, ValueError) as exc:
             raise StoreError(f"embedded store {self.path / JOURNAL}: write failed: {exc}") from exc
         self._lines += 1
@@ -216,6 +226,14 @@ class MemoryStore:
             except StoreError as exc:  # the change itself is safely journalled; compaction can wait
                 log.warning("%s; trying again later", exc)
                 self._lines = 0
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        if self._journal is not None:
+            try:
+                self._journal.flush()
+            except (OSError, ValueError) as exc:  # the next change's flush reports it to its caller
+                log.warning("embedded store %s: flush failed: %s", self.path / JOURNAL, exc)
 
     def _record(self, key: str, value: str, deadline: float | None) -> str:
         wall = None if deadline is None else deadline + self._offset

@@ -72,3 +72,15 @@ async def test_embedded_quota_counters_survive_a_restart(tmp_path: Path) -> None
     clock.advance(51)
     assert (await store.incr_window("quota-a", 100))[0] == 1  # the period ran out across the restart
     await store.close()
+
+
+async def test_embedded_counter_steps_reach_the_journal_by_the_end_of_the_loop_turn(tmp_path: Path) -> None:
+    store = MemoryStore(tmp_path)
+    journal = tmp_path / "store.aof"
+    await store.set("key", "v")
+    assert '"key"' in journal.read_text()  # any other change: on disk before the call returns
+    for _ in range(3):
+        await store.incr_window("quota-k", 60)
+    await asyncio.sleep(0)  # one loop turn: the three steps are flushed together
+    assert journal.read_text().count('"quota-k"') == 3
+    await store.close()
