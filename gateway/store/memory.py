@@ -16,11 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from limits.aio.storage import MemoryStorage
-
 from gateway.errors import StoreError
 from gateway.log import get_logger
 from gateway.store.files import fsync_dir, lock_folder
+from gateway.store.window import WindowStorage
 
 log = get_logger("store")
 
@@ -146,7 +145,7 @@ class MemoryStore:
 
     def rate_limit_storage(self) -> Any:
         if self._limits is None:
-            self._limits = MemoryStorage()
+            self._limits = WindowStorage()
         return self._limits
 
     async def ping(self) -> bool:
