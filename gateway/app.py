@@ -30,7 +30,8 @@ from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.handler_layer import HandlerLayer
 from gateway.limiter import Limiter
 from gateway.log import get_logger
-from gateway.proxy import AiohttpUpstream, Receive, Scope, Send, Upstream
+from gateway.proxy import Receive, Scope, Send, Upstream
+from gateway.proxy_fast import FastUpstream
 from gateway.routing import APIRoute, RouteTable
 from gateway.sessions import SessionStore
 from gateway.store.base import Store
@@ -86,7 +87,7 @@ class Gateway:
         )
         self.bus = EventBus(cfg.events)
         if self._upstream is None:
-            upstream = AiohttpUpstream()
+            upstream = FastUpstream()  # aiohttp behind it for what the fast path does not carry
             await upstream.start()
             self._upstream = upstream
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
@@ -158,7 +159,7 @@ class Gateway:
         oauth: httpx.AsyncClient | None = getattr(self, "_oauth_http", None)
         if oauth is not None:
             await oauth.aclose()
-        if isinstance(self._upstream, AiohttpUpstream):
+        if isinstance(self._upstream, FastUpstream):
             await self._upstream.close()
         store: Store | None = getattr(self, "store", None)
         if store is not None:

@@ -18,10 +18,12 @@ import pytest
 from gateway import errors
 from gateway.errors import UpstreamError
 from gateway.proxy import AiohttpUpstream, ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
+from gateway.proxy_fast import FastUpstream
 from gateway.testing import PATTERN, Served, StallingApp, echo_app, serve, unused_port
 
 BIG = 100_000_000
 CHUNK = 64 * 1024
+Client = AiohttpUpstream | FastUpstream
 # The whole process (client, proxy and upstream) may not grow by more than this while BIG bytes pass.
 MEMORY_BOUND = 16 * 1024 * 1024
 
@@ -29,7 +31,7 @@ MEMORY_BOUND = 16 * 1024 * 1024
 class ProxyApp:
     """The smallest gateway: route everything under the listen path to `target`, render errors."""
 
-    def __init__(self, upstream: AiohttpUpstream, target: str, *, timeout: float = 10.0, **options: Any):
+    def __init__(self, upstream: Client, target: str, *, timeout: float = 10.0, **options: Any):
         self.upstream = upstream
         self.target = target
         self.timeout = timeout
@@ -56,9 +58,12 @@ class ProxyApp:
             await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-async def upstream() -> AsyncIterator[AiohttpUpstream]:
-    client = AiohttpUpstream(pool_size=16)
+@pytest.fixture(params=["aiohttp", "fast"])
+async def upstream(request: pytest.FixtureRequest) -> AsyncIterator[Client]:
+    """Every proxy test runs on aiohttp alone and on the fast path (which hands it what it does not carry)."""
+    client = (
+        AiohttpUpstream(pool_size=16) if request.param == "aiohttp" else FastUpstream(AiohttpUpstream(16))
+    )
     await client.start()
     yield client
     await client.close()
@@ -72,7 +77,7 @@ async def echo() -> AsyncIterator[Served]:
 
 @asynccontextmanager
 async def proxied(
-    upstream: AiohttpUpstream, target: str, **options: Any
+    upstream: Client, target: str, **options: Any
 ) -> AsyncIterator[tuple[ProxyApp, Served, httpx.AsyncClient]]:
     app = ProxyApp(upstream, target, **options)
     served = await serve(app, lifespan="off")
@@ -188,7 +193,7 @@ def test_upstream_headers_detects_a_body(headers: list[tuple[bytes, bytes]], has
 # -- against real servers ------------------------------------------------------------------------
 
 
-async def test_method_raw_path_and_query_reach_the_upstream(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_method_raw_path_and_query_reach_the_upstream(upstream: Client, echo: Served) -> None:
     async with proxied(upstream, echo.url + "/base?t=0") as (app, _, client):
         resp = await client.request("PATCH", "/api/a%2Fb/%41?x=1&y=%20")
     echoed = resp.json()
@@ -198,7 +203,7 @@ async def test_method_raw_path_and_query_reach_the_upstream(upstream: AiohttpUps
     assert echoed["query"] == "t=0&x=1&y=%20"
 
 
-async def test_exact_headers_on_the_wire(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_exact_headers_on_the_wire(upstream: Client, echo: Served) -> None:
     """aiohttp adds nothing the client did not send: no User-Agent, Accept, Accept-Encoding."""
     async with proxied(upstream, echo.url) as (_, proxy, _):
         status, _, body = await raw_exchange(
@@ -216,15 +221,13 @@ async def test_exact_headers_on_the_wire(upstream: AiohttpUpstream, echo: Served
     assert header(echoed, "x-forwarded-for") == ["203.0.113.7, 127.0.0.1"]
 
 
-async def test_preserve_host_keeps_the_client_host(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_preserve_host_keeps_the_client_host(upstream: Client, echo: Served) -> None:
     async with proxied(upstream, echo.url, preserve_host=True) as (_, _, client):
         echoed = (await client.get("/api/", headers={"Host": "api.example"})).json()
     assert header(echoed, "host") == ["api.example"]
 
 
-async def test_post_body_is_forwarded_with_the_clients_framing(
-    upstream: AiohttpUpstream, echo: Served
-) -> None:
+async def test_post_body_is_forwarded_with_the_clients_framing(upstream: Client, echo: Served) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         for part in (b"hel", b"lo"):
             yield part
@@ -244,7 +247,7 @@ async def test_post_body_is_forwarded_with_the_clients_framing(
     assert "content-type" not in names(json.loads(raw))
 
 
-async def test_expect_continue_is_handled_by_the_gateway(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_expect_continue_is_handled_by_the_gateway(upstream: Client, echo: Served) -> None:
     async with proxied(upstream, echo.url) as (_, proxy, _):
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         try:
@@ -263,7 +266,7 @@ async def test_expect_continue_is_handled_by_the_gateway(upstream: AiohttpUpstre
     assert echoed["body_length"] == 5 and "expect" not in names(echoed)
 
 
-async def test_response_status_and_multi_valued_headers(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_response_status_and_multi_valued_headers(upstream: Client, echo: Served) -> None:
     query = (
         "status=418&header=Set-Cookie:a=1&header=Set-Cookie:b=2&header=Server:up/1"
         "&header=Connection:X-Up&header=X-Up:hidden&header=Keep-Alive:timeout=5"
@@ -278,7 +281,7 @@ async def test_response_status_and_multi_valued_headers(upstream: AiohttpUpstrea
     assert "x-up" not in resp.headers and "keep-alive" not in resp.headers
 
 
-async def test_head_and_empty_bodies(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_head_and_empty_bodies(upstream: Client, echo: Served) -> None:
     async with proxied(upstream, echo.url) as (_, _, client):
         get = await client.get("/api/same")
         head = await client.head("/api/same")
@@ -292,7 +295,7 @@ async def test_head_and_empty_bodies(upstream: AiohttpUpstream, echo: Served) ->
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_medium_response_streams_intact(upstream: AiohttpUpstream, echo: Served, chunked: bool) -> None:
+async def test_medium_response_streams_intact(upstream: Client, echo: Served, chunked: bool) -> None:
     size = 300_001
     async with proxied(upstream, echo.url) as (_, _, client):
         resp = await client.get(f"/api/?size={size}&chunked={int(chunked)}")
@@ -313,7 +316,7 @@ def _pattern_stream(size: int, digest: Any) -> AsyncIterator[bytes]:
     return produce()
 
 
-async def test_100mb_upload_streams_without_buffering(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_100mb_upload_streams_without_buffering(upstream: Client, echo: Served) -> None:
     digest = hashlib.sha256()
     async with proxied(upstream, echo.url) as (_, _, client):
         tracemalloc.start()
@@ -331,7 +334,7 @@ async def test_100mb_upload_streams_without_buffering(upstream: AiohttpUpstream,
     assert peak < MEMORY_BOUND, f"memory grew by {peak} bytes while streaming {BIG}"
 
 
-async def test_100mb_download_streams_without_buffering(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_100mb_download_streams_without_buffering(upstream: Client, echo: Served) -> None:
     got = 0
     async with proxied(upstream, echo.url) as (_, _, client):
         tracemalloc.start()
@@ -351,7 +354,7 @@ async def test_100mb_download_streams_without_buffering(upstream: AiohttpUpstrea
     assert peak < MEMORY_BOUND, f"memory grew by {peak} bytes while streaming {BIG}"
 
 
-async def test_refused_upstream_is_a_500(upstream: AiohttpUpstream) -> None:
+async def test_refused_upstream_is_a_500(upstream: Client) -> None:
     async with proxied(upstream, f"http://127.0.0.1:{unused_port()}") as (app, _, client):
         resp = await client.get("/api/x")
     assert resp.status_code == 500
@@ -359,14 +362,14 @@ async def test_refused_upstream_is_a_500(upstream: AiohttpUpstream) -> None:
     assert [r.status for r in app.results if isinstance(r, UpstreamError)] == [500]
 
 
-async def test_dns_failure_is_a_500_lookup_failed(upstream: AiohttpUpstream) -> None:
+async def test_dns_failure_is_a_500_lookup_failed(upstream: Client) -> None:
     async with proxied(upstream, "http://no-such-upstream.invalid") as (_, _, client):
         resp = await client.get("/api/x")
     assert resp.status_code == 500
     assert resp.json() == {"error": errors.UPSTREAM_DNS}
 
 
-async def test_silent_upstream_is_a_504(upstream: AiohttpUpstream) -> None:
+async def test_silent_upstream_is_a_504(upstream: Client) -> None:
     stalling = StallingApp()
     async with await serve(stalling) as silent:
         try:
@@ -381,7 +384,7 @@ async def test_silent_upstream_is_a_504(upstream: AiohttpUpstream) -> None:
     assert stalling.arrived == 1 and 0.25 < elapsed < 5
 
 
-async def test_client_leaving_during_upload_is_a_499(upstream: AiohttpUpstream, echo: Served) -> None:
+async def test_client_leaving_during_upload_is_a_499(upstream: Client, echo: Served) -> None:
     async with proxied(upstream, echo.url) as (app, proxy, _):
         _, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         writer.write(
@@ -406,7 +409,7 @@ async def breaking_upstream(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 @pytest.mark.parametrize("length", ["1000000", "chunked"])
-async def test_failure_mid_response_never_looks_complete(upstream: AiohttpUpstream, length: str) -> None:
+async def test_failure_mid_response_never_looks_complete(upstream: Client, length: str) -> None:
     async with (
         await serve(breaking_upstream, lifespan="off") as broken,
         proxied(upstream, broken.url) as (app, _, client),
@@ -417,7 +420,7 @@ async def test_failure_mid_response_never_looks_complete(upstream: AiohttpUpstre
     assert app.results == [200]  # the status the client got before the stream broke
 
 
-async def test_failure_in_a_small_body_is_still_a_clean_500(upstream: AiohttpUpstream) -> None:
+async def test_failure_in_a_small_body_is_still_a_clean_500(upstream: Client) -> None:
     async with (
         await serve(breaking_upstream, lifespan="off") as broken,
         proxied(upstream, broken.url) as (_, _, client),
@@ -450,7 +453,9 @@ class EndlessUpstream:
         self.stopped.set()
 
 
-async def test_client_leaving_a_long_download_closes_the_upstream(upstream: AiohttpUpstream) -> None:
+async def test_client_leaving_a_long_download_closes_the_upstream(
+    upstream: Client,
+) -> None:
     endless = EndlessUpstream()
     async with (
         await serve(endless, lifespan="off") as source,
