@@ -137,14 +137,17 @@ class RequestContext:
         """
         if not self.pending:
             return
+        bus, api_id = self.services.bus, self.spec.api_id
+        # Serialised only for events some handler may read it in (not Tyk's default webhook template).
+        wanted = [meta.from_request and bus.wants_request(api_id, event) for event, meta in self.pending]
         wire = ""
-        if any(meta.from_request for _, meta in self.pending):
+        if any(wanted):
             cap = self.services.config.events.originating_request_body_cap
             body = await _read_capped(receive, cap) if receive is not None else b""
             wire = base64.b64encode(encode_request(self.scope, body)).decode()
-        fire = self.services.bus.fire
-        for event, meta in self.pending:
-            if meta.from_request:
+        fire = bus.fire
+        for (event, meta), want in zip(self.pending, wanted, strict=True):
+            if want:
                 meta = dataclasses.replace(meta, originating_request=wire)
             fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id))
         self.pending.clear()

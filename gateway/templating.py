@@ -19,7 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
 from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
-from gateway.gotemplate.memo import RenderMemo, memoizable
+from gateway.gotemplate.memo import RenderMemo, field_chains, memoizable
 from gateway.log import Throttle, get_logger
 
 __all__ = ["ErrorPages", "Template", "from_string", "load_template"]
@@ -82,7 +82,7 @@ def _is_jinja_expression(env: jinja2.Environment, body: str) -> bool:
 class Template:
     """A compiled template: `render(data)` gives the body; `data` is what `{{.X}}` sees as `.`."""
 
-    __slots__ = ("_jinja", "_memo", "is_json", "jinja_source", "path")
+    __slots__ = ("_chains", "_jinja", "_memo", "is_json", "jinja_source", "path")
 
     def __init__(self, source: str, path: str, is_json: bool) -> None:
         self.path = path
@@ -91,7 +91,9 @@ class Template:
         try:
             self.jinja_source = translate(source, ARITY, partial(_is_jinja_expression, env))
             self._jinja = env.from_string(self.jinja_source)
-            self._memo = RenderMemo() if memoizable(env.parse(self.jinja_source)) else None
+            tree = env.parse(self.jinja_source)
+            self._memo = RenderMemo() if memoizable(tree) else None
+            self._chains = field_chains(tree)
         except GoTemplateError as exc:
             raise ConfigError(path, f"template syntax error at line {exc.line}: {exc.message}") from None
         except jinja2.TemplateSyntaxError as exc:  # the translator keeps line numbers: they are the file's
@@ -105,6 +107,12 @@ class Template:
             return self._jinja.render({**data, "_dot": data, "_root": data})
         except Exception as exc:  # a user's jinja2 expression can raise anything; never a request's problem
             raise HandlerError(f"{self.path}: template rendering error: {exc}") from exc
+
+    def may_read(self, *path: str) -> bool:
+        """False only when the template provably never reads `path` (nor a part holding it)."""
+        if self._chains is None:
+            return True
+        return any(chain[: len(path)] == path or path[: len(chain)] == chain for chain in self._chains)
 
     def _render_dot(self, data: Mapping[str, Any]) -> str:
         return self._jinja.render({"_dot": data, "_root": data})

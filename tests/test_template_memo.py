@@ -90,3 +90,32 @@ def test_true_one_and_one_point_oh_are_kept_apart() -> None:
 def test_jinja2_expressions_are_never_memoized() -> None:
     assert from_string("{{ Meta.Path }}")._memo is None
     assert from_string("{{.Meta.Path}}")._memo is not None
+
+
+@pytest.mark.parametrize(
+    ("source", "reads"),
+    [
+        ("{{.Meta.Path}} {{.Type}}", False),
+        ("{{.Meta.OriginatingRequest}}", True),
+        ('{{.EventMetaData.OriginatingRequest | printf "%.10s"}}', True),
+        ("{{.Meta}}", True),  # printed whole
+        ("{{.}}", True),
+        ("{{range $k, $v := .Meta}}{{$v}}{{end}}", True),
+        ("{{with .Meta}}{{.Path}}{{end}}", True),  # `.` inside is all of .Meta
+        ("{{$m := .Meta}}{{$m.Path}}", True),
+        ('{{printf "%v" .Meta.Key}}', False),
+        ("{{ Meta.OriginatingRequest }}", True),  # a jinja2 expression: anything goes
+    ],
+)
+def test_may_read_is_false_only_when_provably_unread(source: str, reads: bool) -> None:
+    template = from_string(source, json_escape=False)
+    # EventMetaData is Meta under its v1.9 name: the same field under either path.
+    either = any(template.may_read(part, "OriginatingRequest") for part in ("Meta", "EventMetaData"))
+    assert either is reads
+
+
+def test_the_default_webhook_template_never_reads_the_originating_request() -> None:
+    template = load_template(ROOT / "templates" / "default_webhook.json")
+    assert not template.may_read("Meta", "OriginatingRequest")
+    assert not template.may_read("EventMetaData", "OriginatingRequest")
+    assert template.may_read("Meta", "Path")

@@ -50,6 +50,10 @@ class EventBus:
         """True when some handler would receive this event: lets callers skip building metas."""
         return bool(self._handlers(api_id, event))
 
+    def wants_request(self, api_id: str, event: str) -> bool:
+        """True when a handler of this event may read its originating request (unknown: it may)."""
+        return any(getattr(h, "reads_request", True) for h in self._handlers(api_id, event))
+
     def fire(self, msg: EventMessage) -> int:
         """Queue the event for each of its handlers without waiting; returns how many were queued."""
         handlers = self._handlers(msg.api_id, msg.type)

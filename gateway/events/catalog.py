@@ -8,6 +8,7 @@ module must stay pure data: no I/O, no imports from the rest of the package.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,7 +82,7 @@ class EventMeta:
 
     def go_fields(self) -> dict[str, Any]:
         """The meta as templates see it (`.Meta.Message`, `.Meta.Path`, ...)."""
-        return {go_name(f.name): getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, attr) for attr, name in _go_names(type(self))}
 
     def json_fields(self) -> dict[str, Any]:
         """The meta as Tyk's JSON encoding shows it to JS and Python handlers."""
@@ -249,11 +250,28 @@ META_TYPES: dict[Event, type[EventMeta]] = {
 
 def go_timestamp(moment: datetime) -> str:
     """Go's default time printing, as Tyk puts it in `.TimeStamp`: `2026-08-21 12:39:47.123456 +0000 UTC`."""
-    local = moment.astimezone()
+    whole, suffix = _second(int(moment.timestamp()))
+    frac = f".{moment.microsecond:06d}".rstrip("0").rstrip(".")
+    return whole + frac + suffix
+
+
+@functools.lru_cache(maxsize=4)
+def _second(unix: int) -> tuple[str, str]:
+    """The date, time and zone parts of one wall-clock second: a flood of events formats them once."""
+    local = datetime.fromtimestamp(unix, UTC).astimezone()
     offset = local.strftime("%z")
-    zone = local.tzname() or offset
-    frac = f".{local.microsecond:06d}".rstrip("0").rstrip(".")
-    return local.strftime("%Y-%m-%d %H:%M:%S") + frac + f" {offset} {zone}"
+    return local.strftime("%Y-%m-%d %H:%M:%S"), f" {offset} {local.tzname() or offset}"
+
+
+_GO_NAMES: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _go_names(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, Go field name) of a meta class, worked out once per class."""
+    found = _GO_NAMES.get(cls)
+    if found is None:
+        found = _GO_NAMES[cls] = tuple((f.name, go_name(f.name)) for f in dataclasses.fields(cls))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,29 @@ def memoizable(tree: nodes.Template) -> bool:
     return all(name.name.startswith("_") for name in tree.find_all(nodes.Name))
 
 
+def field_chains(tree: nodes.Template) -> frozenset[Path] | None:
+    """Every field chain a Go-syntax template reads from `.` or `$` (`.Meta.Path` is ("Meta", "Path");
+    a range or a variable over `.Meta` is ("Meta",), which covers all of it); None when it may read
+    anything (a jinja2 expression, or `.` used other than through a constant chain)."""
+    if not memoizable(tree):
+        return None
+    chains: set[Path] = set()
+    through: set[int] = set()  # the `_dot` / `_root` names that start a constant chain
+    for call in tree.find_all(nodes.Call):
+        if not (isinstance(call.node, nodes.Name) and call.node.name == "_go_field" and call.args):
+            continue
+        head, names = call.args[0], call.args[1:]
+        if isinstance(head, nodes.Name) and head.name in ("_dot", "_root"):
+            if not all(isinstance(n, nodes.Const) and isinstance(n.value, str) for n in names):
+                return None
+            chains.add(tuple(n.value for n in names if isinstance(n, nodes.Const)))
+            through.add(id(head))
+    for name in tree.find_all(nodes.Name):
+        if name.name in ("_dot", "_root") and id(name) not in through:
+            return None  # `.` itself printed, passed or ranged over
+    return frozenset(chains)
+
+
 class _Unhashable(Exception):
     pass
 

@@ -53,6 +53,11 @@ class WebhookHandler:
         self.method = method
         self.url = url
         self.template = template
+        # Whether events need their originating request serialised for this handler (Tyk's default
+        # template never reads it: a flood of refusals then skips that work).
+        self.reads_request = any(
+            template.may_read(m, "OriginatingRequest") for m in ("Meta", "EventMetaData")
+        )
         self.headers = headers
         self.cooldown = cooldown
         self.scope = scope

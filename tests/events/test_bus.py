@@ -93,3 +93,12 @@ async def test_stop_drains_until_the_deadline_then_gives_up() -> None:
     bus.fire(message())
     await asyncio.wait_for(bus.stop(), 5)
     assert bus.fire(message()) == 0 and bus.stats.dropped == 1
+
+
+async def test_the_originating_request_is_wanted_unless_every_handler_says_it_never_reads_it() -> None:
+    unread, unknown = Recording(), Recording()
+    unread.reads_request = False  # type: ignore[attr-defined]  # as a webhook whose template never reads it
+    bus = EventBus(EventsConfig())
+    bus.set_routes({("a", Event.AuthFailure): [unread], ("b", Event.AuthFailure): [unread, unknown]})
+    assert not bus.wants_request("a", Event.AuthFailure)
+    assert bus.wants_request("b", Event.AuthFailure)  # a handler that does not say may read it
