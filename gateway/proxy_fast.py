@@ -128,6 +128,8 @@ class _Conn(asyncio.Protocol):
         return data
 
     def _close(self) -> None:
+        if self.closed:
+            return
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
@@ -179,7 +181,14 @@ class FastUpstream:
             except (OSError, httptools.HttpParserError):
                 conn._close()
                 raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from None
-            return await self._answer(conn, (host, port), req, receive, send, timeout)
+            except BaseException:  # cancelled (the client left): the answer would never be read
+                conn._close()
+                raise
+            try:
+                return await self._answer(conn, (host, port), req, receive, send, timeout)
+            except BaseException:
+                conn._close()  # idempotent; a connection handed back to the pool is never closed here
+                raise
         raise AssertionError("unreachable")
 
     async def _answer(
