@@ -109,8 +109,6 @@ class Deliverer:
         """Free the cooldown so a later identical event can go, unless a newer event holds it now."""
         key = delivery.reservation
         try:
-            # Not atomic (the Store has no compare-and-delete), but it narrows the window to one round trip.
-            if await self._store.get(key) == delivery.id:
-                await self._store.delete(key)
+            await self._store.release(key, delivery.id)  # compare-and-delete: never a newer holder's
         except StoreError as exc:
             log.warning("webhook cooldown %s not released: %s", key, exc)

@@ -37,6 +37,10 @@ class Store(Protocol):
         """Remove a key; True if it existed."""
         ...
 
+    async def release(self, key: str, value: str) -> bool:
+        """Atomically remove `key` only while it holds `value` (compare-and-delete); True if removed."""
+        ...
+
     async def keys(self, prefix: str) -> list[str]:
         """Every live key starting with `prefix` (admin listing only: never on the request path)."""
         ...

@@ -107,6 +107,11 @@ class MemoryStore:
         self._commit(key, None, None)
         return True
 
+    async def release(self, key: str, value: str) -> bool:
+        if await self.get(key) != value:  # get drops the key first if it has expired
+            return False
+        return await self.delete(key)
+
     async def keys(self, prefix: str) -> list[str]:
         self._tick()
         return sorted(key for key in self._values if key.startswith(prefix))

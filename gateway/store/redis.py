@@ -35,7 +35,11 @@ LEASE = files("gateway.store").joinpath("lua/lease.lua").read_text(encoding="utf
 INCR_WINDOW = files("gateway.store").joinpath("lua/incr_window.lua").read_text(encoding="utf-8")
 # A key's rate limit and quota together: the request path's only round trip once its session is cached.
 HIT_AND_COUNT = files("gateway.store").joinpath("lua/hit_and_count.lua").read_text(encoding="utf-8")
-_INCR_SHA, _WINDOW_SHA, _HIT_SHA = (digest(s) for s in (INCR_EXPIRE, INCR_WINDOW, HIT_AND_COUNT))
+# Compare-and-delete: a webhook cooldown is freed only by the delivery that took it.
+RELEASE = files("gateway.store").joinpath("lua/release.lua").read_text(encoding="utf-8")
+_INCR_SHA, _WINDOW_SHA, _HIT_SHA, _RELEASE_SHA = (
+    digest(s) for s in (INCR_EXPIRE, INCR_WINDOW, HIT_AND_COUNT, RELEASE)
+)
 # SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
 _GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
 DEFAULT_TIMEOUT = 5.0
@@ -109,6 +113,10 @@ class RedisStore:
     async def delete(self, key: str) -> bool:
         with self._errors():
             return bool(await self._client.delete(key))
+
+    async def release(self, key: str, value: str) -> bool:
+        with self._errors():
+            return bool(await self._fast.evalsha(RELEASE, _RELEASE_SHA, [key], [value]))
 
     async def keys(self, prefix: str) -> list[str]:
         pattern = prefix.translate(_GLOB_ESCAPES) + "*"

@@ -162,6 +162,19 @@ async def test_lease_has_exactly_one_winner_among_20(store: Store) -> None:
     assert await store.lease("race", winner, 10_000) is True
 
 
+async def test_release_deletes_only_while_the_value_is_still_ours(timed: Timed) -> None:
+    store = timed.store
+    assert await store.set_nx("webhook.cache.x", "delivery-1", 60_000)
+    assert await store.release("webhook.cache.x", "delivery-2") is False  # someone else's: kept
+    assert await store.get("webhook.cache.x") == "delivery-1"
+    assert await store.release("webhook.cache.x", "delivery-1") is True
+    assert await store.get("webhook.cache.x") is None
+    assert await store.release("webhook.cache.x", "delivery-1") is False  # already gone
+    assert await store.set_nx("short", "mine", int(TTL * 1000))
+    await timed.elapse(TTL)
+    assert await store.release("short", "mine") is False  # expired: nothing of ours to free
+
+
 async def test_incr_sets_the_ttl_only_when_it_creates_the_key(timed: Timed) -> None:
     store = timed.store
     assert await store.incr("quota", TTL) == 1
