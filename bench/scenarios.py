@@ -22,6 +22,7 @@ from typing import Any
 
 UPSTREAM = "http://127.0.0.1:18000"
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"  # the gateway's own default_webhook.json
+HOOK_COOLDOWN = 3600  # seconds (S3): the identical events of the whole run make exactly one webhook
 SECRET = "bench-secret"  # the benchmark gateway's admin secret: loopback only, thrown away after the run
 UVICORN = [
     "-m",
@@ -166,9 +167,6 @@ def scaling_report(two: Target, one: Target) -> str:
     return (
         f"S5 scaling: two unpinned workers served {shown} the requests per second of S2r's one pinned worker"
     )
-
-
-HOOK_COOLDOWN = 3600  # seconds: the identical events of the whole run make exactly one webhook
 
 
 def event_report(target: Target, run_dir: Path) -> str:
