@@ -93,6 +93,8 @@ class Gateway:
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
         self.handlers = HandlerLayer(cfg, self.store, self.sessions)
         self.handlers.configure()
+        if self.handlers.monitor is not None:
+            self.sessions.on_quota_reset = self.handlers.monitor.forget
         self.services = Services(
             config=cfg,
             store=self.store,

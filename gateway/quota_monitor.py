@@ -25,6 +25,9 @@ MESSAGE = "Quota trigger reached"
 # A quota that never renews has no period to end with: its thresholds stay taken for a year.
 NEVER_RENEWS = 365 * 86_400.0
 MEMO_LIMIT = 100_000  # reservations remembered locally before the memo is emptied
+# How long a taken reservation is trusted without asking the store: after a quota reset on another
+# gateway, a threshold crossed again fires here at most this late.
+MEMO_TTL = 60.0
 
 Fire = Callable[[str, EventMeta], None]
 
@@ -70,11 +73,9 @@ class TriggerMonitor:
         crossed = sorted(t for t in {*limits, *self.global_limits} if t <= usage)
         if not crossed:
             return
-        # The counter's name may hold a raw key (hash_keys off): the reservation holds only its hash.
-        ident = hashlib.sha256(counter.encode()).hexdigest()[:32]
         ttl = reset if reset > 0 else NEVER_RENEWS
         for threshold in crossed:
-            name = f"trigger-{ident}-{threshold:g}"
+            name = _reservation(counter, threshold)
             if self._memo.get(name, 0.0) > now:
                 continue
             try:
@@ -85,7 +86,7 @@ class TriggerMonitor:
                 return
             if len(self._memo) >= MEMO_LIMIT:
                 self._memo.clear()
-            self._memo[name] = now + ttl
+            self._memo[name] = now + min(ttl, MEMO_TTL)
             if fresh:
                 meta = TriggerMeta(
                     MESSAGE,
@@ -95,3 +96,15 @@ class TriggerMonitor:
                     usage_percentage=int(usage),
                 )
                 fire(Event.TriggerExceeded, meta)
+
+    async def forget(self, counter: str, limits: tuple[float, ...]) -> None:
+        """A quota counter was reset: its thresholds may fire again in the period that starts now."""
+        for threshold in {*limits, *self.global_limits}:
+            name = _reservation(counter, threshold)
+            self._memo.pop(name, None)
+            await self._store.delete(name)
+
+
+def _reservation(counter: str, threshold: float) -> str:
+    # The counter's name may hold a raw key (hash_keys off): the reservation holds only its hash.
+    return f"trigger-{hashlib.sha256(counter.encode()).hexdigest()[:32]}-{threshold:g}"

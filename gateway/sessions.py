@@ -9,7 +9,7 @@ saves and deletes them. It never logs a raw key and never decides what a key may
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -150,6 +150,8 @@ class SessionStore:
     ) -> None:
         self.store = store
         self.cache = cache  # Redis only: the embedded store is in this process already
+        # The quota trigger monitor's, when it is on: a reset counter's thresholds may fire again.
+        self.on_quota_reset: Callable[[str, tuple[float, ...]], Awaitable[None]] | None = None
         self.hash_keys = hash_keys
         self.hash_function = hash_function
         self.min_token_length = min_token_length
@@ -208,9 +210,17 @@ class SessionStore:
     async def reset_quota(self, key: str, session: Session, *, hashed: bool = False) -> None:
         """Drop the key's quota counters (Tyk's ResetQuota): the next request starts a new period."""
         ident = key if hashed else self.key_hash(key)
-        await self.store.delete(QUOTA_PREFIX + ident)
-        for scope in {r.allowance_scope for r in session.access_rights.values() if r.allowance_scope}:
-            await self.store.delete(f"{QUOTA_PREFIX}{scope}-{ident}")
+        scopes = {r.allowance_scope for r in session.access_rights.values() if r.allowance_scope}
+        for counter in [QUOTA_PREFIX + ident, *(f"{QUOTA_PREFIX}{scope}-{ident}" for scope in scopes)]:
+            await self.store.delete(counter)
+            if self.on_quota_reset is not None:
+                await self.on_quota_reset(counter, session.trigger_limits)
+
+    async def reset_org_quota(self, org_id: str, session: Session) -> None:
+        """Drop the org's quota counter: its next request starts a new period."""
+        await self.store.delete(QUOTA_PREFIX + org_id)
+        if self.on_quota_reset is not None:
+            await self.on_quota_reset(QUOTA_PREFIX + org_id, session.trigger_limits)
 
     async def used_quota(self, key: str, *, hashed: bool = False) -> int | None:
         """Requests counted in the key's current quota period, or None when no counter exists."""

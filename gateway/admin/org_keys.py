@@ -18,7 +18,7 @@ from gateway.admin.common import Malformed, TykJSON, error, modified, read_objec
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.log import get_logger
-from gateway.sessions import QUOTA_PREFIX, Session, check_smoothing
+from gateway.sessions import Session, check_smoothing
 
 log = get_logger("admin")
 
@@ -58,7 +58,7 @@ def routes(gw: AdminGateway) -> list[Route]:
         if not known(org_id):
             return error(404, NO_SUCH_ORG)
         if request.query_params.get("reset_quota") == "1":
-            await gw.store.delete(QUOTA_PREFIX + org_id)
+            await gw.sessions.reset_org_quota(org_id, session)
             session = session.with_updates(quota_renews=int(time.time()) + session.quota_renewal_rate)
         await gw.sessions.save_org(org_id, session)
         action = "added" if request.method == "POST" else "modified"

@@ -78,6 +78,27 @@ async def test_each_user_threshold_fires_once(
     assert got == [{**common, "trigger_limit": "50"}, {**common, "trigger_limit": "80"}]
 
 
+async def test_a_quota_reset_lets_each_threshold_fire_again(
+    tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    recorder = WebhookRecorder()
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        config = {**store_config, **monitor(hook.url + "/hook")}
+        async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url + "/hook")], config=config) as gw:
+            fields = {"quota_max": 4, "quota_renewal_rate": 3600, "monitor": {"trigger_limits": [50]}}
+            body = session(**fields)
+            key = (await gw.admin("POST", "/tyk/keys", json=body)).json()["key"]
+            assert await spend(gw, key, 3) == [200] * 3
+            await gw.idle()
+            assert len(triggers(recorder)) == 1
+            # Tyk's reset: the key written again with ?reset_quota=1 starts a new period.
+            reset = await gw.admin("PUT", f"/tyk/keys/{key}?reset_quota=1", json=body)
+            assert reset.status_code == 200
+            assert await spend(gw, key, 3) == [200] * 3
+            await gw.idle()
+    assert [t["trigger_limit"] for t in triggers(recorder)] == ["50", "50"]
+
+
 async def test_global_limits_and_api_handlers(tmp_path: Path, store_config: dict[str, Any]) -> None:
     recorder = WebhookRecorder()
     async with await serve(echo_app) as upstream, await serve(recorder) as hook:
