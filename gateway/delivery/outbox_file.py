@@ -17,7 +17,7 @@ from gateway.delivery.model import Delivery
 from gateway.delivery.outbox_memory import MemoryOutbox, log
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
-from gateway.store.files import fsync_dir, lock_folder
+from gateway.store.files import lock_folder, open_journal, read_lines, rewrite
 
 JOURNAL = "outbox.aof"
 LOCK = "outbox.lock"
@@ -69,7 +69,10 @@ class FileOutbox(MemoryOutbox):
     # -- the journal -------------------------------------------------------------------------------
 
     def _record_add(self, delivery: Delivery) -> None:
-        self._write(json.dumps(["add", self._codec.dump(delivery)], separators=(",", ":")) + "\n")
+        self._write(self._add_line(delivery))
+
+    def _add_line(self, delivery: Delivery) -> str:
+        return json.dumps(["add", self._codec.dump(delivery)], separators=(",", ":")) + "\n"
 
     def _record_done(self, delivery_id: str) -> None:
         self._write(json.dumps(["done", delivery_id]) + "\n")
@@ -92,15 +95,7 @@ class FileOutbox(MemoryOutbox):
         self._lines += 1
 
     def _replay(self) -> None:
-        try:
-            lines = self.file.read_bytes().split(b"\n")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StoreError(f"outbox: cannot read {self.file}: {exc}") from exc
-        if lines[-1] == b"":
-            lines.pop()
-        for number, raw in enumerate(lines, 1):
+        for number, raw in enumerate(read_lines(self.file, "outbox"), 1):
             try:
                 match json.loads(raw):
                     case ["add", dict() as record]:
@@ -115,32 +110,13 @@ class FileOutbox(MemoryOutbox):
         self._ready.extend(self._pending.values())
 
     def _compact(self) -> None:
-        """Rewrite the file as one add line per unfinished delivery, atomically (temp, fsync, replace)."""
-        temp = self.path / (JOURNAL + ".tmp")
+        """Rewrite the file as one add line per unfinished delivery, atomically."""
+        adds = (self._add_line(delivery) for delivery in self._pending.values())
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         try:
-            with _open(temp, os.O_TRUNC) as out:
-                for delivery in self._pending.values():
-                    out.write(json.dumps(["add", self._codec.dump(delivery)], separators=(",", ":")) + "\n")
-                out.flush()
-                os.fsync(out.fileno())
-            # Close before replacing (some platforms cannot replace an open file); reopened either way.
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-            os.replace(temp, self.file)
-        except OSError as exc:
-            raise StoreError(f"outbox {self.file}: compaction failed: {exc}") from exc
+            rewrite(self.file, adds, "outbox")
         finally:
-            if self._journal is None:
-                self._journal = _open(self.file, os.O_APPEND)
-        fsync_dir(self.path)
+            self._journal = open_journal(self.file, "outbox")
         self._lines = len(self._pending)
-
-
-def _open(file: Path, mode: int) -> IO[str]:
-    # Owner-only: the file holds rendered webhook bodies, which may carry raw API keys as Tyk's do.
-    try:
-        fd = os.open(file, os.O_WRONLY | os.O_CREAT | mode, 0o600)
-        return open(fd, "w", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise StoreError(f"outbox: cannot open {file}: {exc}") from exc

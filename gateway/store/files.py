@@ -1,12 +1,14 @@
 """File helpers shared by the journals on disk (the embedded store's and the webhook outbox's): an
-exclusive lock on a folder, held for an owner's lifetime, and a best-effort fsync of a folder after a
-rename. Raises StoreError with the owner's wording; knows nothing of what the files hold.
+exclusive lock on a folder, held for an owner's lifetime; reading a journal's lines, opening it for
+appends (owner-only) and rewriting it atomically; a best-effort fsync of a folder after a rename.
+Raises StoreError with the owner's wording; knows nothing of what the lines hold.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -45,3 +47,42 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_lines(file: Path, owner: str) -> list[bytes]:
+    """A journal's lines, the last one possibly torn by a crash; none when the file does not exist."""
+    try:
+        lines = file.read_bytes().split(b"\n")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StoreError(f"{owner}: cannot read {file}: {exc}") from exc
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def open_journal(file: Path, owner: str, *, truncate: bool = False) -> IO[str]:
+    """`file` opened for appending text (or emptied first). Owner-only: the journals hold sessions and
+    rendered webhook bodies, either of which may carry a raw API key."""
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if truncate else os.O_APPEND), 0o600)
+        return open(fd, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise StoreError(f"{owner}: cannot open {file}: {exc}") from exc
+
+
+def rewrite(file: Path, lines: Iterable[str], owner: str) -> None:
+    """Replace `file` by `lines` atomically: a temporary file beside it, fsync, os.replace, then the
+    folder. The caller closes its own handle on `file` first (some platforms cannot replace an open
+    file) and opens it again afterwards, whether this raised or not."""
+    temp = file.with_name(file.name + ".tmp")
+    try:
+        with open_journal(temp, owner, truncate=True) as out:
+            out.writelines(lines)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, file)
+    except OSError as exc:
+        raise StoreError(f"{owner} {file}: compaction failed: {exc}") from exc
+    fsync_dir(file.parent)

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from gateway.errors import StoreError
 from gateway.log import get_logger
-from gateway.store.files import fsync_dir, lock_folder
+from gateway.store.files import lock_folder, open_journal, read_lines, rewrite
 from gateway.store.window import WindowStorage
 
 log = get_logger("store")
@@ -245,14 +245,7 @@ class MemoryStore:
 
     def _replay(self) -> None:
         file = self.path / JOURNAL
-        try:
-            lines = file.read_bytes().split(b"\n")
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise StoreError(f"embedded store: cannot read {file}: {exc}") from exc
-        if lines[-1] == b"":
-            lines.pop()
+        lines = read_lines(file, "embedded store")
         for number, raw in enumerate(lines, 1):
             record = _parse(raw)
             if record is None:
@@ -279,29 +272,20 @@ class MemoryStore:
         heapq.heapify(self._expiries)
 
     def _compact(self) -> None:
-        """Rewrite the journal as one line per live key, atomically (temp file, fsync, os.replace)."""
-        file = self.path / JOURNAL
-        temp = self.path / (JOURNAL + ".tmp")
-        now = self._now()
+        """Rewrite the journal as one line per live key, atomically."""
+        file, now = self.path / JOURNAL, self._now()
+        alive = (
+            self._record(key, value, deadline)
+            for key, value in self._values.items()
+            if (deadline := self._deadlines.get(key)) is None or deadline > now
+        )
+        if self._journal is not None:
+            self._journal.close()  # also writes out counter steps still waiting for their flush
+            self._journal = None
         try:
-            with open(temp, "w", encoding="utf-8", newline="") as out:
-                for key, value in self._values.items():
-                    deadline = self._deadlines.get(key)
-                    if deadline is None or deadline > now:
-                        out.write(self._record(key, value, deadline))
-                out.flush()
-                os.fsync(out.fileno())
-            # Close before replacing (some platforms cannot replace an open file); reopen either way.
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-            os.replace(temp, file)
-        except OSError as exc:
-            raise StoreError(f"embedded store {file}: compaction failed: {exc}") from exc
+            rewrite(file, alive, "embedded store")
         finally:
-            if self._journal is None:
-                self._journal = _open_journal(file)
-        fsync_dir(self.path)
+            self._journal = open_journal(file, "embedded store")
         self._lines = len(self._values)
 
 
@@ -319,10 +303,3 @@ def _parse(raw: bytes) -> tuple[str, str | None, float | None] | None:
         case ["set", str(key), str(value), int() | float() as wall] if not isinstance(wall, bool):
             return key, value, float(wall)
     return None
-
-
-def _open_journal(file: Path) -> IO[str]:
-    try:
-        return open(file, "a", encoding="utf-8", newline="")
-    except OSError as exc:
-        raise StoreError(f"embedded store: cannot open {file}: {exc}") from exc
