@@ -63,17 +63,18 @@ class TriggerMonitor:
         counter: str,
         used: int,
         quota_max: int,
-        reset: float,
+        renews: float,
         limits: tuple[float, ...],
         org_id: str,
         key: str,
     ) -> None:
-        """A request was counted: `used` of `quota_max` on `counter`, which resets in `reset` s (0 never)."""
+        """A request was counted: `used` of `quota_max` on `counter`, which renews at `renews` (Unix
+        seconds; 0 never)."""
         usage = used * 100 / quota_max
         crossed = sorted(t for t in {*limits, *self.global_limits} if t <= usage)
         if not crossed:
             return
-        ttl = reset if reset > 0 else NEVER_RENEWS
+        ttl = max(0.001, renews - now) if renews else NEVER_RENEWS
         for threshold in crossed:
             name = _reservation(counter, threshold)
             if self._memo.get(name, 0.0) > now:

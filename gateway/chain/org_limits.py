@@ -73,14 +73,13 @@ class OrgLimits:
                     raise Reject(403, ORG_QUOTA_EXCEEDED)
                 monitor = services.trigger_monitor
                 if monitor is not None and monitor.orgs:
-                    now = services.clock()
                     await monitor.observe(
                         ctx.fire,
-                        now,
+                        services.clock(),
                         counter=self.quota_key,
                         used=org.quota_max - remaining,
                         quota_max=org.quota_max,
-                        reset=max(0.0, renews - now) if renews else 0.0,
+                        renews=renews,
                         limits=org.trigger_limits,
                         org_id=self.org_id,
                         key="",  # Tyk: org checks carry no key

@@ -78,14 +78,13 @@ class KeyQuota:
             raise Reject(403, QUOTA_EXCEEDED)
         monitor = services.trigger_monitor
         if monitor is not None and monitor.users:
-            now = services.clock()
             await monitor.observe(
                 ctx.fire,
-                now,
+                services.clock(),
                 counter=key,
                 used=limit.quota_max - remaining,
                 quota_max=limit.quota_max,
-                reset=max(0.0, renews - now) if renews else 0.0,
+                renews=renews,
                 limits=session.trigger_limits,
                 org_id=session.org_id,
                 key=ctx.key,
