@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from gateway import errors
 from gateway.errors import UpstreamError
 from gateway.proxy import AiohttpUpstream, ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 from gateway.proxy_fast import FastUpstream
-from gateway.testing import PATTERN, Served, StallingApp, echo_app, serve, unused_port
+from gateway.testing import PATTERN, Served, StallingApp, echo_app, eventually, serve, unused_port
 
 BIG = 100_000_000
 CHUNK = 64 * 1024
@@ -107,13 +107,6 @@ def names(echoed: dict[str, Any]) -> list[str]:
 
 def header(echoed: dict[str, Any], name: str) -> list[str]:
     return [value for key, value in echoed["headers"] if key == name]
-
-
-async def wait_until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 # -- pure functions -------------------------------------------------------------------------------
@@ -393,7 +386,7 @@ async def test_client_leaving_during_upload_is_a_499(upstream: Client, echo: Ser
         await writer.drain()
         writer.close()
         await writer.wait_closed()
-        await wait_until(lambda: bool(app.results))
+        await eventually(lambda: bool(app.results))
     [result] = app.results
     assert isinstance(result, UpstreamError)
     assert (result.status, result.message) == (499, errors.CLIENT_CLOSED)
@@ -416,7 +409,7 @@ async def test_failure_mid_response_never_looks_complete(upstream: Client, lengt
     ):
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get(f"/api/?length={length}")
-        await wait_until(lambda: bool(app.results))
+        await eventually(lambda: bool(app.results))
     assert app.results == [200]  # the status the client got before the stream broke
 
 
@@ -468,7 +461,7 @@ async def test_client_leaving_a_long_download_closes_the_upstream(
                 if got > 4 * 1024 * 1024:
                     break
         await asyncio.wait_for(endless.stopped.wait(), 10)
-        await wait_until(lambda: bool(app.results))
+        await eventually(lambda: bool(app.results))
     assert app.results == [200]
 
 

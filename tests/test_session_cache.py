@@ -5,8 +5,7 @@ change never caches what it read."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from gateway.session_cache import MISS, SessionCache, for_store
 from gateway.sessions import Session, SessionStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.testing import eventually
 from tests.conftest import RedisServer
 
 
@@ -25,14 +25,6 @@ class CountingRedis(RedisStore):
     async def get(self, key: str) -> str | None:
         self.reads += 1
         return await super().get(key)
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)  # bounded poll
 
 
 Gateways = tuple[tuple[SessionStore, CountingRedis], tuple[SessionStore, CountingRedis]]
@@ -52,10 +44,7 @@ async def gateways(redis_flush: RedisServer) -> AsyncIterator[Gateways]:
         cache = sessions.cache
         assert cache is not None
 
-        async def live(c: SessionCache = cache) -> bool:
-            return c.live
-
-        await until(live)
+        await eventually(lambda c=cache: c.live, "the subscription")
     try:
         yield made[0], made[1]
     finally:
@@ -72,10 +61,7 @@ async def heard(sessions: SessionStore, write: Awaitable[None]) -> None:
     before = cache.generation
     await write
 
-    async def dropped() -> bool:
-        return cache.generation > before
-
-    await until(dropped, timeout=1.0)
+    await eventually(lambda: cache.generation > before, "the change to be heard", timeout=1.0)
 
 
 def session(rate: int) -> Session:
@@ -100,13 +86,13 @@ async def test_reads_are_local_and_a_write_anywhere_is_seen_everywhere(gateways:
     async def updated() -> bool:
         return await rate_seen(one, "key-1234") == 7
 
-    await until(updated, timeout=1.0)  # well inside the 1.5 s entry lifetime
+    await eventually(updated, timeout=1.0)  # well inside the 1.5 s entry lifetime
     await two.delete("key-1234")
 
     async def gone() -> bool:
         return await rate_seen(one, "key-1234") is None
 
-    await until(gone, timeout=1.0)
+    await eventually(gone, timeout=1.0)
 
 
 async def test_an_absent_key_is_cached_until_it_is_created(gateways: Gateways) -> None:
@@ -121,7 +107,7 @@ async def test_an_absent_key_is_cached_until_it_is_created(gateways: Gateways) -
     async def created() -> bool:
         return await rate_seen(one, "new-key-1") == 3
 
-    await until(created, timeout=1.0)
+    await eventually(created, timeout=1.0)
 
 
 async def test_a_write_that_bypasses_the_gateways_is_seen_when_the_entry_expires(gateways: Gateways) -> None:
@@ -134,7 +120,7 @@ async def test_a_write_that_bypasses_the_gateways_is_seen_when_the_entry_expires
     async def expired() -> bool:
         return await rate_seen(one, "key-5678") == 9
 
-    await until(expired, timeout=5.0)
+    await eventually(expired, timeout=5.0)
 
 
 async def test_a_read_that_raced_a_change_is_not_cached(redis_flush: RedisServer) -> None:

@@ -2,15 +2,18 @@
 
 Writes the API definitions to `<tmp>/apps`, builds the config (loopback, a test secret, the embedded
 store in `<tmp>/data` unless you say otherwise) and serves the gateway under uvicorn in the test's
-event loop, or in-process over httpx.ASGITransport with `http=False`. Test support only.
+event loop, or in-process over httpx.ASGITransport with `http=False`. `eventually` is the bounded
+poll tests wait with instead of sleeping. Test support only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import inspect
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,22 @@ from gateway.testing.servers import serve
 TEST_SECRET = "test-secret"
 # The project's shipped templates (an editable install or a checkout): default_webhook.json and friends.
 PROJECT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+async def eventually(
+    condition: Callable[[], bool] | Callable[[], Awaitable[bool]], what: str = "", timeout: float = 10.0
+) -> None:
+    """Return once `condition()` (plain or async) is true; AssertionError naming `what` after `timeout` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        met = condition()
+        if inspect.isawaitable(met):
+            met = await met
+        if met:
+            return
+        assert loop.time() < deadline, f"timed out waiting for {what or 'the condition'}"
+        await asyncio.sleep(0.01)  # bounded poll
 
 
 @dataclass(slots=True)

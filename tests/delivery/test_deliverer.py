@@ -16,6 +16,7 @@ from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.model import Delivery
 from gateway.store.base import Store
 from gateway.store.registry import open_store
+from gateway.testing import eventually
 from tests.delivery.conftest import Outboxes, delivery
 
 
@@ -60,14 +61,6 @@ async def kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[t
         await store.close()
 
 
-async def until(condition: Any, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)  # bounded poll
-
-
 async def test_sends_at_most_concurrency_at_once_and_finishes_each(kit: tuple[Store, Outboxes]) -> None:
     store, outboxes = kit
     target = Target(released=False)
@@ -75,7 +68,7 @@ async def test_sends_at_most_concurrency_at_once_and_finishes_each(kit: tuple[St
     for n in range(10):
         await deliverer.submit(delivery(n))
     deliverer.start()
-    await until(lambda: target.running == 3, "three sends in flight")
+    await eventually(lambda: target.running == 3, "three sends in flight")
     assert await deliverer.outbox.backlog() == 10  # nothing is finished while it is being sent
     target.gate.set()
     await asyncio.wait_for(deliverer.idle(), 10)
@@ -106,9 +99,9 @@ async def test_stop_waits_for_running_sends_until_the_deadline(kit: tuple[Store,
     deliverer = Deliverer(outboxes.open(), target, store, concurrency=4)
     await deliverer.submit(delivery(1))
     deliverer.start()
-    await until(lambda: target.running == 1, "the send to start")
+    await eventually(lambda: target.running == 1, "the send to start")
     stopping = asyncio.create_task(deliverer.stop(30))
-    await until(lambda: deliverer._loop is None, "the deliverer to stop taking work")
+    await eventually(lambda: deliverer._loop is None, "the deliverer to stop taking work")
     assert not stopping.done()
     target.gate.set()
     await stopping
@@ -124,7 +117,7 @@ async def test_stop_leaves_sends_past_the_deadline_in_the_outbox(kit: tuple[Stor
     for d in stuck:
         await deliverer.submit(d)
     deliverer.start()
-    await until(lambda: target.running == 2, "two sends in flight")
+    await eventually(lambda: target.running == 2, "two sends in flight")
     await deliverer.stop(0.05)
     assert target.running == 0 and target.sent == []
     await outbox.close()

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from gateway.testing import StallingApp, serve, unused_port
+from gateway.testing import StallingApp, eventually, serve, unused_port
 from tests.e2e.conftest import seed_classic
 from tests.e2e.test_two_gateways import ROOT, wait_ready
-
-
-async def wait_until(condition: object, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():  # type: ignore[operator]
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)  # bounded poll
 
 
 async def test_sigterm_finishes_in_flight_work_and_exits_zero(tmp_path: Path) -> None:
@@ -48,9 +40,9 @@ async def test_sigterm_finishes_in_flight_work_and_exits_zero(tmp_path: Path) ->
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 await wait_ready(client, f"http://127.0.0.1:{port}/hello", proc)
                 in_flight = asyncio.create_task(client.get("/example-local-webhook/slow"))
-                await wait_until(lambda: upstream.arrived == 1, "the request to reach the upstream")
+                await eventually(lambda: upstream.arrived == 1, "the request to reach the upstream")
                 assert (await client.get("/example-local-webhook/again")).status_code == 429
-                await wait_until(lambda: webhook.arrived == 1, "the webhook to reach its target")
+                await eventually(lambda: webhook.arrived == 1, "the webhook to reach its target")
                 proc.send_signal(signal.SIGTERM)
                 upstream.release()
                 assert (await in_flight).status_code == 200
