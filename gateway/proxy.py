@@ -41,7 +41,7 @@ _REQUEST_SKIP_HOST = _REQUEST_SKIP | {b"host"}
 # Responses up to this size are read whole and sent in one body message: fewer ASGI sends.
 SMALL_BODY = 64 * 1024
 # A streamed response watches for the client leaving only past this size: the watch costs a task.
-_WATCH_AFTER = 1024 * 1024
+WATCH_AFTER = 1024 * 1024
 # aiohttp would otherwise add headers the client never sent (perf-baseline, pitfall 3c).
 _SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 # Characters kept as they are when a raw path or query holds non-ASCII bytes that must be escaped.
@@ -139,7 +139,7 @@ def upstream_headers(
     return out, has_body
 
 
-def _response_headers(
+def client_response_headers(
     raw: tuple[tuple[bytes, bytes], ...], extra: tuple[tuple[bytes, bytes], ...]
 ) -> tuple[list[tuple[bytes, bytes]], int | None]:
     """Client response headers (hop-by-hop removed, `extra` replacing same-named ones) and the
@@ -192,7 +192,7 @@ class _RequestBody:
                 return
 
 
-async def _wait_disconnect(receive: Receive) -> None:
+async def wait_disconnect(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
@@ -266,7 +266,7 @@ class AiohttpUpstream:
             raise _upstream_error(exc, body) from exc
         try:
             status = resp.status
-            headers, length = _response_headers(resp.raw_headers, req.extra_response_headers)
+            headers, length = client_response_headers(resp.raw_headers, req.extra_response_headers)
             if length is not None and length <= SMALL_BODY:
                 try:
                     content = await resp.read()
@@ -297,8 +297,8 @@ class AiohttpUpstream:
                     continue
                 sent += len(chunk)
                 # Only a large response pays for watching; `receive` is free once the body was read.
-                if sent > _WATCH_AFTER and (body is None or body.done):
-                    watcher = asyncio.create_task(_wait_disconnect(receive))
+                if sent > WATCH_AFTER and (body is None or body.done):
+                    watcher = asyncio.create_task(wait_disconnect(receive))
         except (aiohttp.ClientError, TimeoutError) as exc:
             if self._aborts.allow(resp.url.host or ""):
                 log.warning("upstream %s failed mid-response: %r", resp.url.host, exc)

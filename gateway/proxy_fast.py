@@ -21,15 +21,15 @@ from gateway import errors
 from gateway.errors import UpstreamError
 from gateway.log import Throttle, get_logger
 from gateway.proxy import (
-    _WATCH_AFTER,
     SMALL_BODY,
+    WATCH_AFTER,
     AiohttpUpstream,
     ProxyRequest,
     Receive,
     Send,
     Upstream,
-    _response_headers,
-    _wait_disconnect,
+    client_response_headers,
+    wait_disconnect,
 )
 from gateway.proxy_wire import Connection, Gone, request_bytes
 
@@ -104,7 +104,7 @@ class FastUpstream:
         send: Send,
         timeout: float | None,
     ) -> int:
-        headers, length = _response_headers(tuple(conn.headers), req.extra_response_headers)
+        headers, length = client_response_headers(tuple(conn.headers), req.extra_response_headers)
         status = conn.status
         if conn.done or (length is not None and length <= SMALL_BODY):
             try:
@@ -142,8 +142,8 @@ class FastUpstream:
                     if watcher is not None and watcher.done():
                         return False  # the client left: stop pulling from the upstream
                     sent += len(chunk)
-                    if watcher is None and sent > _WATCH_AFTER:
-                        watcher = asyncio.create_task(_wait_disconnect(receive))
+                    if watcher is None and sent > WATCH_AFTER:
+                        watcher = asyncio.create_task(wait_disconnect(receive))
                     continue
                 if conn.done:
                     return True
