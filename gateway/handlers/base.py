@@ -50,6 +50,9 @@ class HandlerScope:
 
 
 class Handler(Protocol):
+    """A handler may also say `reads_request = False` when it provably never reads the event's
+    originating request (a webhook whose template does not): events then skip serialising it."""
+
     kind: str  # Tyk's Classic handler_name
 
     async def handle(self, msg: EventMessage) -> None: ...
