@@ -14,10 +14,9 @@ from typing import Any
 
 import httpx
 
-from gateway.testing import WebhookRecorder, echo_app, run_gateway, serve, unused_port
+from gateway.testing import WebhookRecorder, echo_app, eventually, run_gateway, serve, unused_port
 from tests.conftest import redis_command
 from tests.e2e.conftest import seed_classic
-from tests.e2e.test_shutdown import wait_until
 from tests.e2e.test_two_gateways import ROOT, wait_ready
 
 EVENTS = 5
@@ -91,7 +90,7 @@ async def test_a_stop_past_the_deadline_leaves_deliveries_for_the_next_start(
         async with run_gateway(tmp_path, apis=[spec], config=config) as gw:
             await fire(gw.client, gw.url, EVENTS)
             await gw.gateway.bus.idle()  # every event is in the outbox
-            await wait_until(lambda: len(receiver.stalled) == 2, "two deliveries in flight")
+            await eventually(lambda: len(receiver.stalled) == 2, "two deliveries in flight")
         assert backlog(tmp_path, store_config["storage"]) == EVENTS  # nothing was finished
         receiver.recover()
         async with run_gateway(tmp_path, apis=[spec], config=config) as gw:
@@ -108,7 +107,7 @@ async def test_a_reload_keeps_every_accepted_delivery(tmp_path: Path, store_conf
         async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url)], config=config) as gw:
             await fire(gw.client, gw.url, 3)
             await gw.gateway.bus.idle()
-            await wait_until(lambda: len(receiver.stalled) == 1, "one delivery in flight, two waiting")
+            await eventually(lambda: len(receiver.stalled) == 1, "one delivery in flight, two waiting")
             for file in (tmp_path / "apps").iterdir():
                 file.unlink()  # the API, and with it the handler, is gone after the reload
             assert (await gw.admin("GET", "/tyk/reload")).status_code == 200
@@ -151,8 +150,8 @@ async def test_a_killed_gateway_delivers_everything_after_a_restart(
             async with httpx.AsyncClient(timeout=30) as client:
                 await wait_ready(client, url + "/hello", procs[0])
                 await fire(client, url, EVENTS)
-                await wait_until(lambda: backlog(tmp_path, storage) == EVENTS, "every event in the outbox")
-                await wait_until(lambda: len(receiver.stalled) == 2, "two deliveries in flight")
+                await eventually(lambda: backlog(tmp_path, storage) == EVENTS, "every event in the outbox")
+                await eventually(lambda: len(receiver.stalled) == 2, "two deliveries in flight")
                 procs[0].kill()  # no shutdown at all: the outbox is all that is left
                 await asyncio.to_thread(procs[0].wait, 30)
                 receiver.recover()
@@ -160,7 +159,7 @@ async def test_a_killed_gateway_delivers_everything_after_a_restart(
                 procs.append(start(tmp_path, "gw", port, extra))
                 await wait_ready(client, url + "/hello", procs[1])
                 await receiver.healthy.wait_for(EVENTS, timeout=20)
-                await wait_until(lambda: backlog(tmp_path, storage) == 0, "the outbox to empty")
+                await eventually(lambda: backlog(tmp_path, storage) == 0, "the outbox to empty")
         finally:
             for proc in procs:
                 if proc.poll() is None:
@@ -191,7 +190,7 @@ async def test_two_gateways_on_one_redis_send_each_webhook_once(
                     for i in range(count + 1)
                 ]
                 await recorder.wait_for(count, timeout=20)
-                await wait_until(lambda: backlog(tmp_path, storage) == 0, "the outbox to empty")
+                await eventually(lambda: backlog(tmp_path, storage) == 0, "the outbox to empty")
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
