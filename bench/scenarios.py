@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 UPSTREAM = "http://127.0.0.1:18000"
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"  # the gateway's own default_webhook.json
 HOOK_COOLDOWN = 3600  # seconds (S3): the identical events of the whole run make exactly one webhook
 SECRET = "bench-secret"  # the benchmark gateway's admin secret: loopback only, thrown away after the run
 UVICORN = [
@@ -94,7 +93,6 @@ def gateway(
         "listen_port": port,
         "secret": SECRET,
         "app_path": "apps",
-        "template_path": str(TEMPLATES),
         "storage": storage,
         "log_level": "warning",
         "uptime_tests": {"disable": True},

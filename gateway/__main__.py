@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -65,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         "--conf", dest="demo_conf", default=None, help="tyk.conf for the demo (default: tyk.conf.example)"
     )
     demo.add_argument("--run", action="store_true", help="send the three requests, print the webhook, exit")
+    init = sub.add_parser("init", help="write a starter folder: tyk.conf, apps/, templates/, middleware/")
+    init.add_argument("folder", help="where to write it (absent or empty)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         from gateway.demo import run_demo
 
         return run_demo(args.demo_conf, walkthrough=args.run)
+    if args.command == "init":
+        return init_folder(args.folder)
     try:
         cfg = config_mod.load(args.conf)
     except ConfigError as exc:
@@ -86,6 +91,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return workers.run(cfg, args.workers, serve)
+
+
+def init_folder(folder: str) -> int:
+    from gateway.starter import write_starter
+
+    try:
+        written = write_starter(Path(folder))
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {folder}/: " + ", ".join(str(p) for p in written))
+    print(f"next: python -m gateway --conf {Path(folder) / 'tyk.conf'}")
+    return 0
 
 
 def serve(cfg: config_mod.Config, sock: socket.socket | None) -> int:

@@ -9,9 +9,10 @@ imports it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
-from pathlib import Path
+import tempfile
 
 import httpx
 
@@ -19,6 +20,7 @@ from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway.app import Gateway
 from gateway.errors import ConfigError
+from gateway.packaged import EXAMPLE_CONF
 from gateway.testing.recorder import Delivery, WebhookRecorder
 from gateway.testing.servers import Served, echo_app, serve
 
@@ -82,11 +84,16 @@ async def _stop(servers: list[Served], code: int) -> int:
 
 
 def run_demo(conf: str | None, walkthrough: bool = False) -> int:
-    path = Path(conf) if conf else Path(__file__).resolve().parents[1] / "tyk.conf.example"
     try:
-        cfg = config_mod.load(path)
+        cfg = config_mod.load(conf or EXAMPLE_CONF)
     except ConfigError as exc:
         print(f"error: {exc}")
         return 2
     log_mod.setup(cfg.log_level)
-    return asyncio.run(_demo(cfg, walkthrough))
+    if conf:
+        return asyncio.run(_demo(cfg, walkthrough))
+    # The packaged example's store folder would sit inside the installed package: the demo keeps its
+    # keys, counters and outbox in a folder of its own that goes when it ends.
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-") as folder:
+        storage = dataclasses.replace(cfg.storage, path=folder)
+        return asyncio.run(_demo(dataclasses.replace(cfg, storage=storage), walkthrough))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -152,7 +151,7 @@ class HandlerLayer:
     def _monitor_hook(self) -> Handler:
         meta = dict(self.config.monitor.configuration)
         if not meta.get("template_path"):  # Tyk's monitor default: the five fields of its template
-            meta["template_path"] = str(Path(self.config.template_path) / "monitor_template.json")
+            meta["template_path"] = "templates/monitor_template.json"  # found as any template is
         return WebhookHandler.from_meta(meta, HandlerScope(where="tyk.conf monitor.configuration"), self.deps)
 
     def _add(

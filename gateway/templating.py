@@ -21,6 +21,7 @@ from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
 from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
 from gateway.gotemplate.memo import RenderMemo, field_chains, memoizable
 from gateway.log import Throttle, get_logger
+from gateway.packaged import TEMPLATES
 
 __all__ = ["ErrorPages", "Template", "from_string", "load_template"]
 
@@ -140,7 +141,8 @@ def from_string(source: str, *, name: str = "<string>", json_escape: bool = True
 class ErrorPages:
     """Tyk's client error bodies from `error.json` / `error.xml` in a template directory.
 
-    A missing file falls back to errors.render_error (Tyk's shipped format). Results are cached per
+    A file missing there is taken from the packaged templates (Tyk's shipped format), and without those
+    errors.render_error writes the same format. Results are cached per
     (message, xml): the set of messages is small, and rejections are a hot path under a flood.
     """
 
@@ -157,7 +159,10 @@ class ErrorPages:
 
     @staticmethod
     def _optional(path: Path, json_escape: bool) -> Template | None:
-        return load_template(path, json_escape=json_escape) if path.is_file() else None
+        for candidate in (path, TEMPLATES / path.name):
+            if candidate.is_file():
+                return load_template(candidate, json_escape=json_escape)
+        return None
 
     def render(self, message: str, xml: bool = False) -> tuple[bytes, bytes]:
         """(body, content type) of the error page for `message`."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gateway"
 # Everyone may use these (and the version); gateway.sealing is pure crypto (chain/ and delivery/ seal).
-BASE = ("gateway.errors", "gateway.log", "gateway", "gateway.sealing")
+# gateway.packaged only locates the package's own files (templates, examples).
+BASE = ("gateway.errors", "gateway.log", "gateway", "gateway.sealing", "gateway.packaged")
 
 RULES: dict[str, tuple[str, ...]] = {
     "gateway.apidef": ("gateway.apidef",),
@@ -28,6 +29,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
     "gateway.usercode": (),
+    "gateway.packaged": (),
     "gateway.sealing": (),
     "gateway.chain": (
         "gateway.chain",

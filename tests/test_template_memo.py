@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.gotemplate.memo import RenderMemo
+from gateway.packaged import TEMPLATES
 from gateway.templating import Template, from_string, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def event(kind: str, stamp: str = "t1", **meta: Any) -> dict[str, Any]:
 
 
 def test_identical_events_render_once_and_unread_fields_do_not_matter() -> None:
-    template = load_template(ROOT / "templates" / "default_webhook.json")
+    template = load_template(TEMPLATES / "default_webhook.json")
     memo, render = RenderMemo(), Counting(template)
     bodies = {
         memo.render(event("RatelimitExceeded", stamp=f"t{i}", OriginatingRequest=f"r{i}"), render)
@@ -115,7 +116,7 @@ def test_may_read_is_false_only_when_provably_unread(source: str, reads: bool) -
 
 
 def test_the_default_webhook_template_never_reads_the_originating_request() -> None:
-    template = load_template(ROOT / "templates" / "default_webhook.json")
+    template = load_template(TEMPLATES / "default_webhook.json")
     assert not template.may_read("Meta", "OriginatingRequest")
     assert not template.may_read("EventMetaData", "OriginatingRequest")
     assert template.may_read("Meta", "Path")

@@ -21,10 +21,10 @@ from gateway.events.catalog import (
     HostStatusMeta,
     MapMeta,
 )
+from gateway.packaged import TEMPLATES
 from gateway.templating import ErrorPages, Template, from_string, load_template
 from tests.corpus import CORPUS as TYK_CORPUS
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CORPUS = (TYK_CORPUS or Path("/nonexistent")) / "templates"
 needs_corpus = pytest.mark.skipif(TYK_CORPUS is None, reason="Tyk corpus not found (set TYK_CORPUS)")
 

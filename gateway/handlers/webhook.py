@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from gateway.errors import ConfigError, HandlerError, StoreError
 from gateway.events.catalog import EventMessage
 from gateway.handlers.base import HandlerDeps, HandlerScope
 from gateway.log import get_logger, redact_key
+from gateway.packaged import find_template
 from gateway.templating import Template, load_template
 
 log = get_logger("handlers.webhook")
@@ -94,7 +94,9 @@ class WebhookHandler:
             cooldown = int(cooldown)
         if not isinstance(cooldown, int) or isinstance(cooldown, bool) or cooldown < 0:
             raise ConfigError(where, f'"event_timeout": expected whole seconds >= 0, got {cooldown!r}')
-        template = load_template(_template_path(meta.get("template_path"), where, deps))
+        template = load_template(
+            find_template(meta.get("template_path"), where, deps.config_dir, deps.template_dir)
+        )
         headers = {"User-Agent": "Tyk-Hookshot"}
         if template.is_json:
             headers["Content-Type"] = "application/json"
@@ -196,22 +198,3 @@ async def _release(store: Any, key: str) -> None:
         await store.delete(key)
     except StoreError as exc:
         log.warning("webhook cooldown %s not released: %s", key, exc)
-
-
-def _template_path(value: Any, where: str, deps: HandlerDeps) -> Path:
-    """The body template: as given (relative to the config folder, then the working directory, then
-    by file name in template_path, so Tyk's `templates/default_webhook.json` finds ours wherever the
-    gateway runs), or template_path's `default_webhook.json` when none is set. Missing: a load error."""
-    if value in (None, ""):
-        path = Path(deps.template_dir) / "default_webhook.json"
-        if not path.is_file():
-            raise ConfigError(where, f'no "template_path" and no default template at {path}')
-        return path
-    if not isinstance(value, str):
-        raise ConfigError(where, f'"template_path": expected a string, got {value!r}')
-    given = Path(value)
-    relative = (Path(deps.config_dir) / given, Path.cwd() / given, Path(deps.template_dir) / given.name)
-    for candidate in (given,) if given.is_absolute() else relative:
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(where, f'"template_path": file not found: {value!r}')

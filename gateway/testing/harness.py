@@ -25,8 +25,6 @@ from gateway.app import Gateway
 from gateway.testing.servers import serve
 
 TEST_SECRET = "test-secret"
-# The project's shipped templates (an editable install or a checkout): default_webhook.json and friends.
-PROJECT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 async def eventually(
@@ -91,7 +89,6 @@ async def run_gateway(
         "listen_address": "127.0.0.1",
         "secret": TEST_SECRET,
         "app_path": "apps",
-        "template_path": str(PROJECT_TEMPLATES),
         "storage": {"type": "embedded", "path": "data"},
     }
     raw.update(config or {})

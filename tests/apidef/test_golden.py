@@ -11,6 +11,7 @@ import pytest
 
 from gateway.apidef.loader import load_dir, parse
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
+from gateway.packaged import EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "data" / "apps"
@@ -91,7 +92,7 @@ def test_auth_pairs_read_every_token_source() -> None:
 
 
 def test_shipped_examples_load_cleanly() -> None:
-    result = load_dir(str(ROOT / "apps"))
+    result = load_dir(str(EXAMPLES / "apps"))
     assert result.skipped == ()
     specs = {s.api_id: s for s in result.specs}
     assert {"example-local-webhook", "example-local-webhook-classic", "keyed"} <= set(specs)

@@ -126,7 +126,6 @@ def start(tmp_path: Path, name: str, port: int, extra: dict[str, Any]) -> subpro
         "listen_port": port,
         "secret": "outbox-e2e",
         "app_path": "apps",
-        "template_path": str(ROOT / "templates"),
         **extra,
     }
     conf.write_text(json.dumps(raw))

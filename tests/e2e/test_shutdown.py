@@ -25,11 +25,7 @@ async def test_sigterm_finishes_in_flight_work_and_exits_zero(tmp_path: Path) ->
         (tmp_path / "apps" / "api.json").write_text(json.dumps(api))
         port = unused_port()
         conf = tmp_path / "tyk.conf"
-        conf.write_text(
-            json.dumps(
-                {"listen_address": "127.0.0.1", "listen_port": port, "template_path": str(ROOT / "templates")}
-            )
-        )
+        conf.write_text(json.dumps({"listen_address": "127.0.0.1", "listen_port": port}))
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway", "--conf", str(conf)],
             cwd=ROOT,

@@ -56,7 +56,6 @@ async def test_two_gateways_share_limit_and_cooldown(
                         "listen_address": "127.0.0.1",
                         "listen_port": port,
                         "app_path": "apps",
-                        "template_path": str(ROOT / "templates"),
                         "storage": {"type": "redis", "host": redis_server.host, "port": redis_server.port},
                     }
                 )

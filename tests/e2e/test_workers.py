@@ -41,7 +41,7 @@ def alive(pids: list[int]) -> list[int]:
 def write_conf(tmp_path: Path, port: int, storage: dict[str, Any]) -> Path:
     conf = tmp_path / "tyk.conf"
     settings = {"listen_address": "127.0.0.1", "listen_port": port, "secret": SECRET, "app_path": "apps"}
-    conf.write_text(json.dumps({**settings, "storage": storage, "template_path": str(ROOT / "templates")}))
+    conf.write_text(json.dumps({**settings, "storage": storage}))
     (tmp_path / "apps").mkdir(exist_ok=True)
     return conf
 

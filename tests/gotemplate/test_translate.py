@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import ConfigError
+from gateway.packaged import TEMPLATES
 from gateway.templating import from_string, load_template
 
 DATA: dict[str, Any] = {
@@ -110,7 +111,7 @@ def test_crlf_text_is_kept_byte_for_byte() -> None:
 
 
 def test_translation_keeps_line_numbers() -> None:
-    tyk_like = Path(__file__).resolve().parents[2] / "templates" / "default_webhook.json"
+    tyk_like = TEMPLATES / "default_webhook.json"
     for source in [
         tyk_like.read_text(),
         "{{- if .A -}}\n\n x \n\n{{- end -}}\n",

@@ -14,9 +14,9 @@ from gateway.errors import ConfigError, HandlerError
 from gateway.events.catalog import AuthFailureMeta, Event, EventMessage, TokenMeta
 from gateway.handlers.base import HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
+from gateway.packaged import TEMPLATES
 from gateway.store.base import Store
 from gateway.testing import WebhookRecorder, serve
-from gateway.testing.harness import PROJECT_TEMPLATES
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def deps(store: Store, http: httpx.AsyncClient, tmp_path: Path) -> HandlerDeps:
     return HandlerDeps(
         store=store,
         http=http,
-        template_dir=str(PROJECT_TEMPLATES),
+        template_dir=str(TEMPLATES),
         middleware_dir=str(tmp_path),
         config_dir=str(tmp_path),
     )

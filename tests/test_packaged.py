@@ -1,0 +1,95 @@
+"""The package's own files: every shipped template and example loads, templates are found by Tyk's
+rule with the packaged defaults last, and `init` writes a starter that checks cleanly, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway import config as config_mod
+from gateway.apidef.loader import load_dir
+from gateway.errors import ConfigError
+from gateway.packaged import EXAMPLE_CONF, EXAMPLES, STARTER, TEMPLATES, find_template
+from gateway.starter import write_starter
+from gateway.templating import load_template
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.iterdir() if p.is_file()))
+def test_every_packaged_template_loads(name: str) -> None:
+    load_template(TEMPLATES / name, json_escape=name.endswith(".json"))
+
+
+@pytest.mark.parametrize("folder", [EXAMPLES / "apps", STARTER / "apps"])
+def test_every_packaged_api_loads(folder: Path) -> None:
+    result = load_dir(str(folder))
+    assert result.skipped == () and len(result.specs) >= 2
+
+
+def test_the_example_conf_loads() -> None:
+    cfg = config_mod.load(EXAMPLE_CONF, environ={})
+    assert cfg.app_path == str(EXAMPLES / "apps")
+
+
+def test_no_name_takes_template_path_first_then_the_packaged_default(tmp_path: Path) -> None:
+    assert (
+        find_template(None, "w", str(tmp_path), str(tmp_path / "none")) == TEMPLATES / "default_webhook.json"
+    )
+    (tmp_path / "default_webhook.json").write_text("{}")
+    assert find_template("", "w", str(tmp_path), str(tmp_path)) == tmp_path / "default_webhook.json"
+
+
+def test_tyk_relative_names_fall_back_by_file_name(tmp_path: Path) -> None:
+    found = find_template("templates/monitor_template.json", "w", str(tmp_path), str(tmp_path / "none"))
+    assert found == TEMPLATES / "monitor_template.json"
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "monitor_template.json").write_text("{}")
+    found = find_template("templates/monitor_template.json", "w", str(tmp_path), str(tmp_path / "none"))
+    assert found == tmp_path / "templates" / "monitor_template.json"  # the config folder's copy wins
+
+
+@pytest.mark.parametrize("value", ["typo.json", "/nowhere/default_webhook.json"])
+def test_a_template_found_nowhere_names_the_value(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"api.json: \"template_path\": file not found: '{value}'"):
+        find_template(value, "api.json", str(tmp_path), str(tmp_path))
+
+
+def test_init_writes_a_starter_that_loads(tmp_path: Path) -> None:
+    written = write_starter(tmp_path / "gw")
+    assert {"tyk.conf", "apps/keyless.json", "apps/keyed.json", "middleware/on_event.py"} <= {
+        str(p) for p in written
+    }
+    assert any(str(p).startswith("templates/") for p in written)
+    conf = tmp_path / "gw" / "tyk.conf"
+    assert oct(conf.stat().st_mode & 0o777) == "0o600"  # it holds the secret
+    cfg = config_mod.load(conf, environ={})
+    assert len(cfg.secret) == 32 and cfg.listen_address == "127.0.0.1"
+    assert len(load_dir(cfg.app_path).specs) == 2
+    other = json.loads((write_starter(tmp_path / "gw2"), (tmp_path / "gw2" / "tyk.conf").read_text())[1])
+    assert other["secret"] != cfg.secret  # a fresh secret each time, never a published one
+
+
+def test_init_into_an_empty_folder_works_and_a_used_one_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    write_starter(tmp_path / "empty")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="used: exists and is not an empty folder; nothing written"):
+        write_starter(tmp_path / "used")
+    assert [p.name for p in (tmp_path / "used").iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "used"]  # no half-built folder left
+
+
+def test_init_on_the_command_line(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "gateway", "init", "gw"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "next: python -m gateway --conf gw/tyk.conf" in done.stdout
+    again = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode == 2
+    assert again.stderr.strip() == "error: gw: exists and is not an empty folder; nothing written"
