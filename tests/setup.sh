@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the test suite needs: redis-server, python3-venv, and nginx and wrk for the benchmark's
-# smoke run (Debian's packages, only when missing) and a virtual environment .venv with the gateway and
-# its test extras. Idempotent.
+# smoke run (Debian's packages, only when missing) and a virtual environment .venv with the exact versions
+# of requirements/lock.txt (the dependencies, the test extra and the build backend, hash-checked) and the
+# gateway itself, editable. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -18,4 +19,7 @@ command -v wrk >/dev/null 2>&1 || apt_install wrk
 # Debian's python3 ships venv without ensurepip; its python3-venv package completes it.
 python3 -c "import ensurepip" >/dev/null 2>&1 || apt_install python3-venv
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+# Only the lock's versions, so a new release never turns CI red; `sh requirements/refresh.sh` updates it.
+.venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/lock.txt
+# The gateway without dependencies, built by the locked setuptools: nothing unlocked gets installed.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
