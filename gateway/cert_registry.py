@@ -1,5 +1,6 @@
-"""The certificates each loaded API uses, resolved once per load: its mutual TLS allow list (as ids) and
-the client certificate (and SSL context) it presents to its upstream.
+"""The certificates each loaded API uses, resolved once per load: its mutual TLS allow list (as ids),
+the client certificate (and SSL context) it presents to its upstream, and every other upstream
+certificate it names (for the expiry scan only, whatever the target's scheme).
 
 `resolve` turns an APISpec's references into certificates, or a ConfigError naming the API source,
 the JSON path and the reference, so the app skips that API. Request-time work is a dict lookup.
@@ -21,7 +22,10 @@ from gateway.certs import CertError, Certificate, CertStore
 from gateway.config import Config
 from gateway.errors import ConfigError
 from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
+from gateway.log import get_logger
 from gateway.tls import client_context
+
+log = get_logger("certs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class APICerts:
     upstream_use: CertUse | None = None
     upstream_ssl: ssl.SSLContext | None = None
     cas: tuple[x509.Certificate, ...] = ()  # CA certificates in the allow list
+    # Upstream certificates this target never presents (an http target, another host): scanned only.
+    scanned: tuple[CertUse, ...] = ()
 
     def accepts(self, presented_id: str, chain: list[str]) -> bool:
         """Tyk's ValidateRequestCerts: a listed certificate, or one a listed CA signed. The CA check
@@ -72,6 +78,7 @@ class CertRegistry:
             out.extend(api.client_uses)
             if api.upstream_use is not None:
                 out.append(api.upstream_use)
+            out.extend(api.scanned)
         return out
 
 
@@ -101,7 +108,7 @@ async def resolve(spec: APISpec, store: CertStore, config: Config) -> APICerts |
     from_global = chosen is None
     if chosen is None:
         chosen = upstream_ref(global_upstream, spec.target_url)
-    if not spec_certs.mutual_tls and chosen is None:
+    if not spec_certs.mutual_tls and chosen is None and not spec_certs.upstream:
         return None
 
     async def one(ref: str, path: str) -> Certificate:
@@ -132,10 +139,29 @@ async def resolve(spec: APISpec, store: CertStore, config: Config) -> APICerts |
         except (CertError, ssl.SSLError) as exc:
             raise ConfigError(spec.source or spec.api_id, f"{path}: certificate {ref!r}: {exc}") from None
         upstream_use = CertUse(cert, spec.api_id, spec.org_id, "upstream")
+    scanned = await _unpresented(spec, store, chosen[1] if chosen is not None and not from_global else "")
     return APICerts(
         allowed=frozenset(use.cert.id for use in client_uses),
         client_uses=tuple(client_uses),
         upstream_use=upstream_use,
         upstream_ssl=upstream_ssl,
         cas=tuple(x509.load_der_x509_certificate(u.cert.der) for u in client_uses if u.cert.is_ca),
+        scanned=tuple(scanned),
     )
+
+
+async def _unpresented(spec: APISpec, store: CertStore, presented: str) -> list[CertUse]:
+    """The API's upstream certificates other than the `presented` reference, for the expiry scan. They
+    cannot fail the load (Tyk never reads them): a bad reference is logged and left out."""
+    uses: list[CertUse] = []
+    for ref in dict.fromkeys(ref for _, ref in spec.certs.upstream):
+        if ref == presented:
+            continue
+        try:
+            cert = await store.resolve(ref)
+        except CertError as exc:
+            path = certdef.where(spec.certs, spec.format, ref, "upstream")
+            log.warning("%s: %s: certificate %r: %s", spec.source or spec.api_id, path, ref, exc)
+            continue
+        uses.append(CertUse(cert, spec.api_id, spec.org_id, "upstream"))
+    return uses

@@ -1,7 +1,8 @@
 """Logging helpers: the only place loggers are made and API keys are redacted.
 
 `get_logger(room)` gives a stdlib logger under "gateway.<room>"; `redact_key` hides a raw key as Tyk
-does; `Throttle` keeps a repeated warning (a full queue, a down webhook) to one line per interval.
+does; `Throttle` keeps a repeated warning (a full queue, a down webhook) to one line per interval, and
+can say how many it held back. It decides whether to log, never what a line says.
 """
 
 from __future__ import annotations
@@ -33,19 +34,26 @@ def setup(level: str = "INFO") -> None:
 class Throttle:
     """Allow an action at most once per `interval` seconds per key (log once per outage, not per request)."""
 
-    __slots__ = ("_clock", "_interval", "_last", "suppressed")
+    __slots__ = ("_clock", "_held", "_interval", "_last", "suppressed")
 
     def __init__(self, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._interval = interval
         self._clock = clock
         self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}  # key -> times held back since its last allowed line
         self.suppressed = 0
 
     def allow(self, key: str = "") -> bool:
+        return self.allow_count(key) is not None
+
+    def allow_count(self, key: str = "") -> int | None:
+        """As `allow`, but say how many times `key` was held back since its last line (None: hold back
+        this one), so that the line can report what it stands for."""
         now = self._clock()
         last = self._last.get(key)
         if last is not None and now - last < self._interval:
             self.suppressed += 1
-            return False
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
         self._last[key] = now
-        return True
+        return self._held.pop(key, 0)

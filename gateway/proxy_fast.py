@@ -75,16 +75,16 @@ class FastUpstream:
                     if conn.error is not None:
                         raise conn.error
                     await conn.wait(timeout)
-            except Gone:
+            except Gone as exc:
                 if conn.reused and attempt == 1:
                     continue  # the upstream closed an idle keep-alive connection: one fresh try
-                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from None
-            except TimeoutError:
+                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from exc
+            except TimeoutError as exc:
                 conn.close()
-                raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from None
-            except (OSError, httptools.HttpParserError):
+                raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from exc
+            except (OSError, httptools.HttpParserError) as exc:
                 conn.close()
-                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from None
+                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from exc
             except BaseException:  # cancelled (the client left): the answer would never be read
                 conn.close()
                 raise
@@ -112,12 +112,12 @@ class FastUpstream:
                     if conn.error is not None:
                         raise conn.error
                     await conn.wait(timeout)
-            except TimeoutError:
+            except TimeoutError as exc:
                 conn.close()
-                raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from None
-            except (OSError, Gone, httptools.HttpParserError):
+                raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from exc
+            except (OSError, Gone, httptools.HttpParserError) as exc:
                 conn.close()
-                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from None
+                raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from exc
             body = conn.take()
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
@@ -169,12 +169,12 @@ class FastUpstream:
         try:
             async with asyncio.timeout(timeout):
                 _, conn = await loop.create_connection(Connection, host, port)
-        except TimeoutError:
-            raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from None
-        except socket.gaierror:
-            raise UpstreamError(500, errors.UPSTREAM_DNS) from None
-        except OSError:
-            raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from None
+        except TimeoutError as exc:
+            raise UpstreamError(504, errors.UPSTREAM_TIMEOUT) from exc
+        except socket.gaierror as exc:
+            raise UpstreamError(500, errors.UPSTREAM_DNS) from exc
+        except OSError as exc:  # chained: the route's failure log names the cause (connection refused)
+            raise UpstreamError(500, errors.UPSTREAM_PROBLEM) from exc
         return conn
 
     def _checkin(self, conn: Connection, where: tuple[str, int]) -> None:

@@ -20,6 +20,9 @@ HIGH_WATER = 256 * 1024  # buffered body bytes before the upstream socket is pau
 class Gone(Exception):
     """The connection closed before any byte of the answer arrived."""
 
+    def __init__(self) -> None:
+        super().__init__("the upstream closed the connection without answering")  # for the failure log
+
 
 class Connection(asyncio.Protocol):
     def __init__(self) -> None:

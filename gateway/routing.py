@@ -2,26 +2,34 @@
 
 Matching is Tyk's: the longest listen path that prefixes the request path wins, host-specific APIs
 before any-host ones. Lookups index listen paths by their first segment, so the cost does not grow
-with the number of APIs. `APIRoute` runs one API's chain and proxy; what it keeps between requests
+with the number of APIs. `APIRoute` runs one API's chain and proxy, and is where an upstream failure
+from either upstream client is logged (throttled per target host); what it keeps between requests
 (breakers, the balancer's turn, an org session cache) lives in its middleware and goes with it on reload.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 from collections.abc import Iterable, Mapping
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from gateway import balancer, chain
+from gateway import balancer, chain, errors
 from gateway.apidef.model import APISpec
 from gateway.chain.version_check import Selector
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject, UpstreamError
+from gateway.log import Throttle, get_logger
 from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
+
+log = get_logger("proxy")
 
 # Marks a request a base API handed to a child version, so that it is never handed on again (no loops).
 _HANDED_OVER = "gateway.version_base"
 # Tyk's default `quotas` headers for APIs without a session (keyless): all zero.
 _ZERO_QUOTA = ((b"x-ratelimit-limit", b"0"), (b"x-ratelimit-remaining", b"0"), (b"x-ratelimit-reset", b"0"))
+# An outage fails every request: one line per API and target host per interval says so, with a count.
+FAILURE_LOG_INTERVAL = 30.0
 
 
 class APIRoute:
@@ -31,6 +39,7 @@ class APIRoute:
         "base",
         "chain",
         "domain",
+        "failures",
         "prefix",
         "services",
         "siblings",
@@ -52,6 +61,7 @@ class APIRoute:
         self.upstream_cert = certs if certs is not None and certs.upstream_ssl is not None else None
         self.base = Selector(spec) if spec.versioning.enabled else None  # a base API picks child versions
         self.siblings: Mapping[str, APIRoute] = {}  # every API by id, set by the RouteTable
+        self.failures = Throttle(FAILURE_LOG_INTERVAL)  # keyed by the target's host:port
 
     def matches(self, path: str) -> bool:
         return not self.prefix or path == self.prefix or path.startswith(self.prefix + "/")
@@ -101,19 +111,33 @@ class APIRoute:
         )
         if self.upstream_cert is not None and self.upstream_cert.upstream_use is not None:
             self.services.certs.note((self.upstream_cert.upstream_use,))
-        if not self.after:
-            await self.services.upstream.forward(request, receive, send)
-            return None
         status: int | None = None  # stays None when the proxy step is abandoned (cancelled, crashed)
         try:
             status = await self.services.upstream.forward(request, receive, send)
-        except UpstreamError as exc:
+        except UpstreamError as exc:  # both upstream clients end here: the one place to log a failure
             status = exc.status
+            self._log_failure(request, exc)
             raise
         finally:
-            for hook in self.after:
+            for hook in self.after:  # usually none: an empty loop is all a success costs here
                 hook.on_response(ctx, status)
         return None
+
+    def _log_failure(self, request: ProxyRequest, exc: UpstreamError) -> None:
+        """Name the API, the target and the cause, once per host per interval (the app renders the 500)."""
+        if exc.status == 499:  # the client left: nothing is wrong upstream
+            return
+        parts = urlsplit(request.url)
+        host = parts.hostname or "?"
+        where = f"[{host}]" if ":" in host else host
+        where += f":{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        held = self.failures.allow_count(where)
+        if held is None:
+            return
+        more = f" ({held} more since the last line)" if held else ""
+        spec = self.spec
+        cause = _cause(exc, request.timeout)
+        log.warning("API %r (%s): upstream %s failed: %s%s", spec.name, spec.api_id, where, cause, more)
 
     def close(self) -> None:
         """Cancel what the chain runs in the background (breaker reset timers): on reload and stop."""
@@ -187,6 +211,22 @@ class RouteTable:
                 if (not domain or domain == host) and route.matches(path):
                     return route
         return None
+
+
+def _cause(exc: UpstreamError, timeout: float) -> str:
+    """The failure in words, from the error the upstream client chained to its UpstreamError."""
+    if exc.status == 504:
+        return f"timed out after {timeout:g} s" if timeout > 0 else "timed out"
+    error = exc.__cause__
+    # aiohttp's connection errors are OSErrors carrying the socket's errno and text (its TLS ones are
+    # ssl errors too), so the standard fields serve both clients.
+    if exc.message == errors.UPSTREAM_DNS:
+        return f"host lookup failed ({error.strerror if isinstance(error, OSError) else error})"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS error: {error.strerror or error}"
+    if isinstance(error, OSError) and error.errno and error.errno > 0:
+        return os.strerror(error.errno).lower()  # asyncio's own text is "Connect call failed (...)"
+    return str(error) if error is not None and str(error) else exc.message
 
 
 def _first_segment(path: str) -> str:

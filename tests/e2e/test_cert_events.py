@@ -128,6 +128,40 @@ async def test_the_load_scan_reports_an_unused_upstream_certificate(
     assert body["message"] == "Certificate upstream.example is expiring in 10 days and 12 hours"
 
 
+async def test_the_load_scan_reports_an_upstream_certificate_of_a_plain_http_api(
+    pki: PKI, tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    # An http target is never shown the certificate, but it is configured: the scan must still see it.
+    soon = pki.client("plain.example", days=3)
+    ref = write(tmp_path, "plain.pem", cert_and_key(soon))
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook, await serve(echo_app) as upstream:
+        assert upstream.url.startswith("http://")
+        definition = api(
+            "plain", upstream.url, hooks(tmp_path, hook.url + "/cert"), upstream_certificates={"*": ref}
+        )
+        async with run_gateway(tmp_path, apis=[definition], config=store_config) as gw:
+            (delivery,) = await recorder.wait_for(1)
+            await gw.gateway.cert_monitor.idle()
+            await gw.idle()
+            assert len(recorder.deliveries) == 1
+    body = delivery.json()
+    assert (body["type"], body["role"], body["api_id"]) == ("CertificateExpiringSoon", "upstream", "plain")
+    assert (body["cert_id"], body["days"]) == (cert_id(soon), 2)  # 3 days less the seconds since issue
+
+
+async def test_a_bad_upstream_certificate_the_target_never_uses_is_logged_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    async with await serve(echo_app) as upstream:
+        definition = api("odd", upstream.url, {}, upstream_certificates={"other.example": "missing.pem"})
+        async with run_gateway(tmp_path, apis=[definition]) as gw:
+            resp = await gw.client.get("/odd/x")
+    assert resp.status_code == 200
+    assert "$.upstream_certificates.other.example: certificate 'missing.pem'" in caplog.text
+
+
 async def test_two_gateways_sharing_redis_fire_once(pki: PKI, tmp_path: Path, redis_flush: Any) -> None:
     soon = pki.client("shared.example", days=3)
     ref = write(tmp_path, "shared.pem", cert_and_key(soon))
