@@ -216,7 +216,9 @@ class Gateway:
         self.services.certs = registry
         # Server certificates belong to no API: their events go to tyk.conf's handlers (api_id "").
         server = self.server_tls.certificates if self.server_tls is not None else ()
-        self.cert_monitor.set_uses([*registry.uses(), *(CertUse(c, "", "", "server") for c in server)])
+        server_uses = [CertUse(c, "", "", "server") for c in server]
+        global_uses = await cert_registry.global_upstream(self.config, self.cert_store)
+        self.cert_monitor.set_uses([*registry.uses(), *server_uses, *global_uses])
         return tuple(kept)
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------

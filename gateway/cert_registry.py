@@ -165,3 +165,18 @@ async def _unpresented(spec: APISpec, store: CertStore, presented: str) -> list[
             continue
         uses.append(CertUse(cert, spec.api_id, spec.org_id, "upstream"))
     return uses
+
+
+async def global_upstream(config: Config, store: CertStore) -> list[CertUse]:
+    """tyk.conf's `security.certificates.upstream`, for the expiry scan whether or not an API presents
+    them (api_id "": their events go to tyk.conf's handlers). A bad one is logged: those an API uses
+    fail that API's load in `resolve`, and the gateway must keep serving the rest."""
+    uses: list[CertUse] = []
+    for host, ref in config.security.certificates.upstream.items():
+        try:
+            cert = await store.resolve(str(ref))
+        except CertError as exc:
+            log.warning("tyk.conf: security.certificates.upstream.%s: certificate %r: %s", host, ref, exc)
+            continue
+        uses.append(CertUse(cert, "", "", "upstream"))
+    return uses

@@ -150,6 +150,27 @@ async def test_the_load_scan_reports_an_upstream_certificate_of_a_plain_http_api
     assert (body["cert_id"], body["days"]) == (cert_id(soon), 2)  # 3 days less the seconds since issue
 
 
+async def test_the_load_scan_reports_tyk_conf_upstream_certificates_with_only_http_apis(
+    pki: PKI, tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    # tyk.conf's `security.certificates.upstream` is configured too, though no API here presents it.
+    soon = pki.client("global.example", days=3)
+    ref = write(tmp_path, "global.pem", cert_and_key(soon))
+    recorder = WebhookRecorder()
+    async with await serve(recorder) as hook, await serve(echo_app) as upstream:
+        config = {
+            **store_config,
+            "security": {"certificates": {"upstream": {"*": ref}}},
+            "event_handlers": {"events": hooks(tmp_path, hook.url + "/g")},
+        }
+        async with run_gateway(tmp_path, apis=[api("web", upstream.url, {})], config=config) as gw:
+            (delivery,) = await recorder.wait_for(1)
+            assert (await gw.client.get("/web/x")).status_code == 200
+    body = delivery.json()
+    assert (body["type"], body["role"], body["api_id"]) == ("CertificateExpiringSoon", "upstream", "")
+    assert body["cert_id"] == cert_id(soon)
+
+
 async def test_a_bad_upstream_certificate_the_target_never_uses_is_logged_not_fatal(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
