@@ -1,5 +1,6 @@
 """Command line: `python -m gateway --conf tyk.conf [--workers N]` serves in the foreground; `python -m
-gateway demo` runs the README walkthrough with a local upstream and webhook receiver.
+gateway demo` runs the README walkthrough with a local upstream and webhook receiver; `python -m gateway
+check --conf tyk.conf` reports what starting would reject (gateway/check.py), serving nothing.
 
 A bad config exits non-zero at once with one line naming the file and key. SIGTERM/SIGINT stop
 gracefully (uvicorn lets in-flight requests finish; the gateway then drains queued events) and exit 0.
@@ -15,6 +16,7 @@ from types import FrameType
 
 import uvicorn
 
+from gateway import check as check_mod
 from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway import workers
@@ -54,9 +56,10 @@ def server_config(app: Gateway, host: str, port: int) -> uvicorn.Config:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar (the docs' tests parse every command they show with it)."""
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
-    parser.add_argument("--conf", default="tyk.conf", help="path to tyk.conf (default: ./tyk.conf)")
+    parser.add_argument("--conf", default=None, help="path to tyk.conf (default: ./tyk.conf)")
     parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the listener (more than 1 needs Redis)"
     )
@@ -66,9 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         "--conf", dest="demo_conf", default=None, help="tyk.conf for the demo (default: tyk.conf.example)"
     )
     demo.add_argument("--run", action="store_true", help="send the three requests, print the webhook, exit")
+    check = sub.add_parser("check", help="validate tyk.conf and every API in app_path; serve nothing")
+    check.add_argument(
+        "--conf", dest="check_conf", default=None, help="path to tyk.conf (default: ./tyk.conf)"
+    )
     init = sub.add_parser("init", help="write a starter folder: tyk.conf, apps/, templates/, middleware/")
     init.add_argument("folder", help="where to write it (absent or empty)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "demo":
         from gateway.demo import run_demo
@@ -76,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.demo_conf, walkthrough=args.run)
     if args.command == "init":
         return init_folder(args.folder)
+    if args.command == "check":
+        return check_mod.run(args.check_conf or args.conf)
     try:
-        cfg = config_mod.load(args.conf)
+        cfg = check_mod.load_conf(args.conf)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

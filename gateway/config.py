@@ -1,23 +1,24 @@
-"""tyk.conf as frozen dataclasses, with Tyk's TYK_GW_* environment overrides.
+"""tyk.conf as frozen dataclasses: the keys this gateway reads, their defaults, and `load`.
 
-Owns reading, type-checking and defaulting the gateway config; a bad file is a ConfigError naming the
-file and the key. It must not start anything: building services from the config is app.py's job.
-Unknown keys are ignored, as Tyk ignores them, so a full Tyk tyk.conf loads unchanged.
+Owns the config's shape and Tyk's zero-means-default rules; value rules and TYK_GW_* are config_check's,
+warnings for unread keys config_keys' (never an error, so a full Tyk tyk.conf loads). It must not start
+anything: building services from the config is app.py's job.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import types
-import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import ConfigError
+from gateway import config_check, config_keys
+from gateway.config_check import env_name as env_name  # part of this module's API since it began
+from gateway.log import get_logger
+
+log = get_logger("config")
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,43 +175,20 @@ class Config:
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
 
 
-_CHOICES = {
-    "storage.type": ("embedded", "redis"),
-    "rate_limit_response_headers": ("quotas", "rate_limits"),
-    "store_failure_policy": ("open", "closed"),
-}
-
-
-_EVENTS_MINIMA = {
-    "retry_max_attempts": 1,
-    "retry_max_elapsed": 0,
-    "retry_base_delay": 0,
-    "retry_max_delay": 0,
-    "outbox_claim_idle": 1,
-    "delivery_concurrency": 1,
-    "delivery_log_size": 0,
-}
-
-
-def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read a tyk.conf, apply TYK_GW_* overrides and resolve relative paths against its folder."""
+def load(
+    path: str | os.PathLike[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> Config:
+    """Read a tyk.conf, apply TYK_GW_* overrides and resolve relative paths against its folder.
+    Each key this gateway does not read goes to `warn` (default: a log warning), once."""
     file = Path(path)
-    try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(file), "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            str(file), f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(str(file), f"cannot read: {exc.strerror}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(str(file), "the top level must be a JSON object")
+    raw = config_check.read_json(file)
     env = os.environ if environ is None else environ
     if env.get("TYK_GW_OMITCONFIGFILE", "").lower() in ("1", "true"):
         raw = {}
-    return from_dict(raw, where=str(file), base_dir=file.resolve().parent, environ=env)
+    return from_dict(raw, where=str(file), base_dir=file.resolve().parent, environ=env, warn=warn)
 
 
 def from_dict(
@@ -218,34 +196,26 @@ def from_dict(
     where: str = "tyk.conf",
     base_dir: str | os.PathLike[str] = ".",
     environ: Mapping[str, str] | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
 ) -> Config:
     """Build a Config from a dict (the same checks as a file); used by load() and by test helpers."""
-    cfg: Config = _build(Config, raw, where, "", dict(environ or {}))
+    env = dict(environ or {})
+    cfg: Config = config_check.build(Config, raw, where, "", env)
+    config_check.check_values(cfg, where, env)
+    for line in config_keys.review(raw, Config, where):
+        if warn is None:
+            log.warning("%s", line)
+        else:
+            warn(line)
     base = Path(base_dir).resolve()
     storage = dataclasses.replace(cfg.storage, path=str((base / cfg.storage.path).resolve()))
-    for dotted, allowed in _CHOICES.items():
-        obj: Any = cfg
-        for part in dotted.split("."):
-            obj = getattr(obj, part)
-        if obj not in allowed:
-            raise ConfigError(where, f'key "{dotted}": expected one of {list(allowed)}, got {obj!r}')
-    events = cfg.events
-    for name in ("queue_size", "workers"):
-        if getattr(events, name) < 1:
-            raise ConfigError(where, f'key "events.{name}": expected at least 1, got {getattr(events, name)}')
-    if events.handler_timeout <= 0 or events.shutdown_deadline < 0:
-        raise ConfigError(where, 'keys "events.handler_timeout" (> 0) and "events.shutdown_deadline" (>= 0)')
-    for name, low in _EVENTS_MINIMA.items():
-        if getattr(events, name) < low:
-            raise ConfigError(
-                where, f'key "events.{name}": expected at least {low}, got {getattr(events, name)}'
-            )
     return dataclasses.replace(
         cfg,
-        uptime_tests=_uptime_defaults(cfg.uptime_tests, where),
-        security=_security(cfg.security, where),
+        uptime_tests=_uptime_defaults(cfg.uptime_tests),
+        security=_security(cfg.security),
         # Tyk's rule: 0 (as real tyk.conf files carry it) means the 30 s default, never "no timeout".
-        proxy_default_timeout=cfg.proxy_default_timeout if cfg.proxy_default_timeout > 0 else 30.0,
+        proxy_default_timeout=cfg.proxy_default_timeout or 30.0,
         app_path=str((base / cfg.app_path).resolve()),
         template_path=str((base / cfg.template_path).resolve()),
         middleware_path=str((base / cfg.middleware_path).resolve()),
@@ -254,14 +224,9 @@ def from_dict(
     )
 
 
-def _uptime_defaults(uptime: UptimeTestsConfig, where: str) -> UptimeTestsConfig:
-    """Tyk substitutes its defaults for zeros in code; negative values are refused here."""
+def _uptime_defaults(uptime: UptimeTestsConfig) -> UptimeTestsConfig:
+    """Tyk substitutes its defaults for zeros in code (negative values never get here)."""
     opts = uptime.config
-    for name in ("failure_trigger_sample_size", "time_wait", "checker_pool_size"):
-        if getattr(opts, name) < 0:
-            raise ConfigError(
-                where, f'key "uptime_tests.config.{name}": expected >= 0, got {getattr(opts, name)}'
-            )
     opts = dataclasses.replace(
         opts,
         failure_trigger_sample_size=opts.failure_trigger_sample_size or 3,
@@ -271,113 +236,11 @@ def _uptime_defaults(uptime: UptimeTestsConfig, where: str) -> UptimeTestsConfig
     return dataclasses.replace(uptime, config=opts)
 
 
-def _security(security: SecurityConfig, where: str) -> SecurityConfig:
-    """Tyk's rule for the expiry monitor: 0 means the default; a negative value is a mistake."""
+def _security(security: SecurityConfig) -> SecurityConfig:
+    """Tyk's rule for the expiry monitor: 0 means the default (negative values never get here)."""
     monitor = security.certificate_expiry_monitor
     values: dict[str, Any] = {}
     for f in dataclasses.fields(monitor):
         value = getattr(monitor, f.name)
-        if isinstance(value, bool):
-            values[f.name] = value
-            continue
-        if value < 0:
-            raise ConfigError(
-                where, f'key "security.certificate_expiry_monitor.{f.name}": expected >= 0, got {value}'
-            )
-        values[f.name] = value or f.default
-    for host, ref in security.certificates.upstream.items():
-        if not isinstance(ref, str) or not ref:
-            raise ConfigError(
-                where, f'key "security.certificates.upstream.{host}": expected a certificate id or path'
-            )
+        values[f.name] = value if isinstance(value, bool) else value or f.default
     return dataclasses.replace(security, certificate_expiry_monitor=CertificateExpiryMonitorConfig(**values))
-
-
-def env_name(dotted: str) -> str:
-    """Tyk's envconfig rule: TYK_GW_ + Go field names upper-cased; Go names are the JSON keys sans `_`."""
-    return "TYK_GW_" + "_".join(p.replace("_", "").upper() for p in dotted.split("."))
-
-
-def _build(cls: type[Any], raw: Mapping[str, Any], where: str, prefix: str, env: dict[str, str]) -> Any:
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name == "config_dir":
-            continue
-        dotted = prefix + f.name
-        hint = hints[f.name]
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            sub = raw.get(f.name, {})
-            if not isinstance(sub, dict):
-                raise ConfigError(where, f'key "{dotted}": expected an object, got {_show(sub)}')
-            values[f.name] = _build(hint, sub, where, dotted + ".", env)
-            continue
-        name = env_name(dotted)
-        if name in env:
-            values[f.name] = _from_env(hint, env[name], name)
-        elif f.name in raw:
-            values[f.name] = _check(hint, raw[f.name], where, dotted)
-    return cls(**values)
-
-
-def _check(hint: Any, value: Any, where: str, dotted: str) -> Any:
-    base = typing.get_origin(hint) or hint
-    ok: bool
-    if base is bool:
-        ok = isinstance(value, bool)
-    elif base is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif base is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif base is str:
-        ok = isinstance(value, str)
-    elif base is dict:
-        ok = isinstance(value, dict)
-    elif base is list:
-        ok = isinstance(value, list)
-    elif base is Any:  # a field whose owner validates it (a number or a list, ...)
-        ok = True
-    else:  # pragma: no cover - a new field type needs a branch here
-        raise TypeError(f"unsupported config type {hint!r}")
-    if not ok:
-        raise ConfigError(where, f'key "{dotted}": expected {_TYPE_NAMES[base]}, got {_show(value)}')
-    return value
-
-
-def _from_env(hint: Any, text: str, name: str) -> Any:
-    base = typing.get_origin(hint) or hint
-    try:
-        if base is bool:
-            if text.lower() not in ("1", "0", "true", "false"):
-                raise ValueError
-            return text.lower() in ("1", "true")
-        if base is int:
-            return int(text)
-        if base is float:
-            return float(text)
-        if base is dict:
-            return dict(json.loads(text))
-        if base is list:
-            return list(json.loads(text))
-        if base is Any:
-            return json.loads(text)
-    except (ValueError, TypeError):
-        raise ConfigError(f"environment {name}", f"expected {_TYPE_NAMES[base]}, got {text!r}") from None
-    return text
-
-
-_TYPE_NAMES = {
-    bool: "a boolean",
-    int: "an integer",
-    float: "a number",
-    str: "a string",
-    dict: "an object",
-    list: "a list",
-    Any: "JSON",
-}
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, types.NoneType) else "null"
-    return text if len(text) <= 60 else text[:57] + "..."
