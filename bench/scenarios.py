@@ -94,7 +94,7 @@ def gateway(
         "secret": SECRET,
         "app_path": "apps",
         "storage": storage,
-        "log_level": "warning",
+        "log_level": "warn",
         "uptime_tests": {"disable": True},
     }
     (folder / "tyk.conf").write_text(json.dumps(conf))
