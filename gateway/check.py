@@ -71,7 +71,10 @@ class _NoStore:
 async def _check(cfg: config_mod.Config) -> int:
     store = cast(Store, _NoStore())
     sessions = SessionStore(
-        store, hash_keys=cfg.hash_keys, hash_function=cfg.hash_key_function, min_token_length=3
+        store,
+        hash_keys=cfg.hash_keys,
+        hash_function=cfg.hash_key_function,
+        min_token_length=cfg.min_token_length,
     )
     # Without the outbox the layer writes nothing (the embedded one is a file beside the store).
     quiet = dataclasses.replace(cfg, events=dataclasses.replace(cfg.events, outbox=False))

@@ -1,4 +1,4 @@
-"""Who may import whom (DESIGN section 4, as amended in the README): walked with `ast`, not trusted."""
+"""Who may import whom (docs/architecture.md, "Who may import whom"): walked with `ast`, not trusted."""
 
 from __future__ import annotations
 

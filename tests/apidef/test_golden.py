@@ -1,5 +1,5 @@
 """Golden pairs: a Classic and an OAS file describing the same API parse to the same APISpec, and the
-shipped examples in apps/ load as the README describes them."""
+shipped examples in gateway/examples/apps/ load as docs/events.md and the README describe them."""
 
 from __future__ import annotations
 
