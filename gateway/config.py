@@ -37,8 +37,6 @@ class StorageConfig:
 @dataclass(frozen=True, slots=True)
 class HttpServerOptions:
     xff_depth: int = 0
-    read_timeout: int = 0
-    write_timeout: int = 0
     use_ssl: bool = False
     certificates: list[Any] = field(default_factory=list)  # [{domain_name, cert_file, key_file}]
     ssl_certificates: list[Any] = field(default_factory=list)  # certificate ids or PEM file paths

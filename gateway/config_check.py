@@ -40,8 +40,6 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "storage.optimisation_max_active": (0, ""),
     "local_session_cache.cached_session_timeout": (0, "seconds"),
     "http_server_options.xff_depth": (0, ""),
-    "http_server_options.read_timeout": (0, "seconds"),
-    "http_server_options.write_timeout": (0, "seconds"),
     "security.certificate_expiry_monitor.warning_threshold_days": (0, "days"),
     "security.certificate_expiry_monitor.check_cooldown_seconds": (0, "seconds"),
     "security.certificate_expiry_monitor.event_cooldown_seconds": (0, "seconds"),
