@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway import config_check, config_keys
-from gateway.config_check import env_name as env_name  # part of this module's API since it began
 from gateway.log import get_logger
 
 log = get_logger("config")

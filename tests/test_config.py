@@ -67,7 +67,7 @@ def test_env_overrides_use_tyk_names(tmp_path: Path) -> None:
     cfg = config.load(write(tmp_path, {"listen_port": 1, "secret": "file"}), environ=env)
     assert (cfg.listen_port, cfg.secret, cfg.storage.host, cfg.hash_keys) == (7000, "s3", "redis.local", True)
     assert cfg.http_server_options.xff_depth == 2
-    assert config.env_name("storage.optimisation_max_active") == "TYK_GW_STORAGE_OPTIMISATIONMAXACTIVE"
+    assert config_check.env_name("storage.optimisation_max_active") == "TYK_GW_STORAGE_OPTIMISATIONMAXACTIVE"
 
 
 def test_omit_config_file(tmp_path: Path) -> None:
