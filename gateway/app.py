@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from gateway import cert_registry, session_cache, tls
+from gateway import cert_registry, tls
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
@@ -28,15 +28,16 @@ from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.handler_layer import HandlerLayer
+from gateway.identity import cache as session_cache
+from gateway.identity.sessions import SessionStore
 from gateway.limiter import Limiter
 from gateway.log import get_logger
-from gateway.proxy import Receive, Scope, Send, Upstream
-from gateway.proxy_fast import FastUpstream
 from gateway.routing import APIRoute, RouteTable
-from gateway.sessions import SessionStore
 from gateway.store.base import Store
 from gateway.store.registry import open_store
 from gateway.templating import ErrorPages
+from gateway.upstream.fast import FastUpstream
+from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 from gateway.uptime import HostChecker
 
 log = get_logger("app")

@@ -26,7 +26,7 @@ from gateway.handler_layer import HandlerLayer
 from gateway.handlers import registry
 from gateway.handlers.base import HandlerScope
 from gateway.handlers.webhook import WebhookHandler
-from gateway.sessions import SessionStore
+from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store
 
 NO_CONF = (

@@ -12,8 +12,8 @@ import os
 from collections.abc import Awaitable, Callable
 
 from gateway.errors import ConfigError, StoreError
+from gateway.identity.cache import Notifier
 from gateway.log import get_logger
-from gateway.session_cache import Notifier
 
 log = get_logger("cluster")
 

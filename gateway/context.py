@@ -17,21 +17,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
-from gateway.balancer import DownHosts
 from gateway.cert_registry import CertRegistry
 from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
+from gateway.identity.sessions import Session, SessionStore
 from gateway.limiter import Limiter
 from gateway.log import Throttle
 from gateway.quota_monitor import TriggerMonitor
-from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
+from gateway.upstream.balancer import DownHosts
 
 if TYPE_CHECKING:
     import httpx
 
-    from gateway.proxy import Receive, Scope, Upstream
+    from gateway.upstream.proxy import Receive, Scope, Upstream
 
 
 @dataclass(slots=True)

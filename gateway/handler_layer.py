@@ -32,9 +32,9 @@ from gateway.events.catalog import SYSTEM_EVENTS, Event, shared
 from gateway.handlers import registry
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
+from gateway.identity.sessions import Session, SessionStore
 from gateway.log import get_logger
 from gateway.quota_monitor import TriggerMonitor
-from gateway.sessions import Session, SessionStore
 from gateway.store.base import Store
 from gateway.store.redis import RedisStore
 

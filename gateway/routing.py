@@ -14,13 +14,14 @@ import ssl
 from collections.abc import Iterable, Mapping
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from gateway import balancer, chain, errors
+from gateway import chain, errors
 from gateway.apidef.model import APISpec
 from gateway.chain.version_check import Selector
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject, UpstreamError
 from gateway.log import Throttle, get_logger
-from gateway.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
+from gateway.upstream import balancer
+from gateway.upstream.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
 
 log = get_logger("proxy")
 

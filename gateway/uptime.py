@@ -18,13 +18,13 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from gateway.apidef.model import APISpec, UptimeCheck
-from gateway.balancer import DownHosts, target_host
 from gateway.config import UptimeTestsConfig
 from gateway.errors import StoreError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.log import Throttle, get_logger
 from gateway.probe import DEFAULT_TIMEOUT, Outcome, probe
 from gateway.store.base import Store
+from gateway.upstream.balancer import DownHosts, target_host
 
 log = get_logger("uptime")
 

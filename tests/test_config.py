@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config, config_check, keyhash
+from gateway import config, config_check
 from gateway.errors import ConfigError
+from gateway.identity import keyhash
 
 EXAMPLE = Path(str(importlib.resources.files("gateway") / "examples" / "tyk.conf.example"))
 

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from gateway import keyhash
-from gateway.keyhash import generate_token, hash_str, murmur3_32, murmur3_x64_128, token_org
+from gateway.identity import keyhash
+from gateway.identity.keyhash import generate_token, hash_str, murmur3_32, murmur3_x64_128, token_org
 
 # spaolacci/murmur3's reference table (the Go package Tyk's fork comes from): seed, x86_32, x64_128 halves.
 SPAOLACCI = [

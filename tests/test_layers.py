@@ -37,18 +37,18 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.config",
         "gateway.context",
         "gateway.events.catalog",
-        "gateway.sessions",
+        "gateway.identity.sessions",
         "gateway.apidef.model",
     ),
     "gateway.routing": (
         "gateway.chain",
         "gateway.context",
-        "gateway.proxy",
+        "gateway.upstream.proxy",
         "gateway.apidef.model",
-        "gateway.balancer",
+        "gateway.upstream.balancer",
     ),
-    "gateway.balancer": ("gateway.apidef.model",),
-    "gateway.proxy": (),
+    "gateway.upstream.balancer": ("gateway.apidef.model",),
+    "gateway.upstream.proxy": (),
     "gateway.templating": ("gateway.gotemplate",),
 }
 # Only these may import the composition root.

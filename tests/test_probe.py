@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from gateway.apidef.model import UptimeCheck
-from gateway.balancer import Balancer, DownHosts
 from gateway.probe import probe
 from gateway.testing import StallingApp, WebhookRecorder, serve, unused_port
+from gateway.upstream.balancer import Balancer, DownHosts
 
 
 @pytest.fixture

@@ -17,9 +17,17 @@ import pytest
 
 from gateway import errors
 from gateway.errors import UpstreamError
-from gateway.proxy import AiohttpUpstream, ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
-from gateway.proxy_fast import FastUpstream
 from gateway.testing import PATTERN, Served, StallingApp, echo_app, eventually, serve, unused_port
+from gateway.upstream.fast import FastUpstream
+from gateway.upstream.proxy import (
+    AiohttpUpstream,
+    ProxyRequest,
+    Receive,
+    Scope,
+    Send,
+    target_url,
+    upstream_headers,
+)
 
 BIG = 100_000_000
 CHUNK = 64 * 1024

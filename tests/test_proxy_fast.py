@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.proxy import AiohttpUpstream, Message, ProxyRequest
-from gateway.proxy_fast import FastUpstream
+from gateway.upstream.fast import FastUpstream
+from gateway.upstream.proxy import AiohttpUpstream, Message, ProxyRequest
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 

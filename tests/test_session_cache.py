@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.config import StorageConfig, from_dict
-from gateway.session_cache import MISS, SessionCache, for_store
-from gateway.sessions import Session, SessionStore
+from gateway.identity.cache import MISS, SessionCache, for_store
+from gateway.identity.sessions import Session, SessionStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.testing import eventually

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.keyhash import hash_str
-from gateway.sessions import Limit, Session, SessionStore
+from gateway.identity.keyhash import hash_str
+from gateway.identity.sessions import Limit, Session, SessionStore
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 

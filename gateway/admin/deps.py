@@ -14,7 +14,7 @@ from gateway.certs import CertStore
 from gateway.config import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.events.catalog import Event, EventMeta
-from gateway.sessions import SessionStore
+from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store
 
 

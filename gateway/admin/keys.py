@@ -20,8 +20,8 @@ from gateway.admin.common import Malformed, TykJSON, error, flag, modified, read
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, TokenMeta
+from gateway.identity.sessions import Session, check_smoothing
 from gateway.log import get_logger, redact_key
-from gateway.sessions import Session, check_smoothing
 
 log = get_logger("admin")
 

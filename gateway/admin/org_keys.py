@@ -17,8 +17,8 @@ from starlette.routing import Route
 from gateway.admin.common import Malformed, TykJSON, error, modified, read_object
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
+from gateway.identity.sessions import Session, check_smoothing
 from gateway.log import get_logger
-from gateway.sessions import Session, check_smoothing
 
 log = get_logger("admin")
 

@@ -17,7 +17,7 @@ from gateway.config import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta
-from gateway.sessions import Session
+from gateway.identity.sessions import Session
 
 QUOTA_EVENT_MESSAGE = "Key Quota Limit Exceeded"
 

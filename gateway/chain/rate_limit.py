@@ -19,7 +19,7 @@ from gateway.config import Config
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta
-from gateway.sessions import Limit, Session, Smoothing
+from gateway.identity.sessions import Limit, Session, Smoothing
 
 
 async def _limit(

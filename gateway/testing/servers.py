@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 
-from gateway.proxy import Receive, Scope, Send
 from gateway.tls import TLSProtocol
+from gateway.upstream.proxy import Receive, Scope, Send
 
 # Any ASGI callable, however its author typed scope and messages (dict, MutableMapping, TypedDicts).
 ASGIApp = Callable[..., Awaitable[None]]

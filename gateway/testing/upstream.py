@@ -11,8 +11,8 @@ import asyncio
 import json
 from collections import Counter
 
-from gateway.proxy import Receive, Scope, Send
 from gateway.testing.servers import _lifespan
+from gateway.upstream.proxy import Receive, Scope, Send
 
 
 class ControlledUpstream:

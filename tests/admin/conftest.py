@@ -18,7 +18,7 @@ from gateway.apidef.model import APISpec
 from gateway.certs import CertStore
 from gateway.config import Config, from_dict
 from gateway.events.catalog import Event, EventMeta
-from gateway.sessions import SessionStore
+from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store
 
 SECRET = "admin-test-secret"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.events.catalog import Event, TokenMeta
-from gateway.keyhash import hash_str
+from gateway.identity.keyhash import hash_str
 from tests.admin.conftest import Admin, MakeAdmin
 
 

@@ -17,10 +17,10 @@ from gateway.config import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus
+from gateway.identity.sessions import Session, SessionStore
 from gateway.limiter import Limiter
-from gateway.proxy import AiohttpUpstream
-from gateway.sessions import Session, SessionStore
 from gateway.store.memory import MemoryStore
+from gateway.upstream.proxy import AiohttpUpstream
 
 
 class Clock:

@@ -24,10 +24,10 @@ from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus
 from gateway.events.catalog import BreakerMeta, Event, EventMessage
+from gateway.identity.sessions import SessionStore
 from gateway.limiter import Limiter
-from gateway.proxy import AiohttpUpstream
-from gateway.sessions import SessionStore
 from gateway.store.memory import MemoryStore
+from gateway.upstream.proxy import AiohttpUpstream
 
 T0 = 1_800_000_000.0
 

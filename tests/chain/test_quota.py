@@ -13,7 +13,7 @@ from gateway.apidef.model import AuthTokenSpec
 from gateway.config import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
-from gateway.sessions import Session, SessionStore
+from gateway.identity.sessions import Session, SessionStore
 from tests.chain import test_chain
 from tests.chain.test_chain import add_key, request, run, spec
 

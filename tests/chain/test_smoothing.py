@@ -14,7 +14,7 @@ from gateway.chain.smoothing import Allowance, decide
 from gateway.config import from_dict
 from gateway.context import Services
 from gateway.events.catalog import Event
-from gateway.sessions import Session, Smoothing
+from gateway.identity.sessions import Session, Smoothing
 from tests.chain import test_chain
 from tests.chain.test_chain import Clock, add_key, request, run, spec
 

@@ -18,12 +18,12 @@ from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus
 from gateway.events.catalog import Event, UpstreamOAuthMeta
+from gateway.identity.sessions import SessionStore
 from gateway.limiter import Limiter
-from gateway.proxy import AiohttpUpstream
-from gateway.sessions import SessionStore
 from gateway.store.base import Store
 from gateway.store.registry import open_store
 from gateway.testing import Served, serve, unused_port
+from gateway.upstream.proxy import AiohttpUpstream
 from tests.chain.test_chain import Clock, request
 from tests.token_server import TokenServer
 

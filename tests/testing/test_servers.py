@@ -9,9 +9,9 @@ import hashlib
 import httpx
 import pytest
 
-from gateway.proxy import Receive, Scope, Send
 from gateway.testing.servers import PATTERN, StallingApp, echo_app, serve
 from gateway.testing.upstream import ControlledUpstream
+from gateway.upstream.proxy import Receive, Scope, Send
 
 
 async def test_echo_reports_the_request() -> None:

@@ -20,7 +20,7 @@ import httptools
 from gateway import errors
 from gateway.errors import UpstreamError
 from gateway.log import Throttle, get_logger
-from gateway.proxy import (
+from gateway.upstream.proxy import (
     SMALL_BODY,
     WATCH_AFTER,
     AiohttpUpstream,
@@ -31,7 +31,7 @@ from gateway.proxy import (
     client_response_headers,
     wait_disconnect,
 )
-from gateway.proxy_wire import Connection, Gone, request_bytes
+from gateway.upstream.wire import Connection, Gone, request_bytes
 
 log = get_logger("proxy")
 

@@ -21,7 +21,7 @@ from gateway.log import get_logger
 
 log = get_logger("sessions")
 
-CHANNEL = "gateway.sessions.changed"
+CHANNEL = "gateway.identity.sessions.changed"
 MAX_ENTRIES = 100_000  # bounds memory when clients send many unknown keys (absences are cached too)
 MISS = object()
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gateway.errors import ConfigError
-from gateway.keyhash import generate_token, hash_str, token_org
+from gateway.identity.cache import MISS, SessionCache
+from gateway.identity.keyhash import generate_token, hash_str, token_org
+from gateway.identity.limits import Limit, Reader, Smoothing, check_smoothing
 from gateway.log import get_logger, redact_key
-from gateway.session_cache import MISS, SessionCache
-from gateway.session_limits import Limit, Reader, Smoothing, check_smoothing
 from gateway.store.base import Store
 
 log = get_logger("sessions")

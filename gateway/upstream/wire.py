@@ -1,7 +1,7 @@
 """One upstream HTTP/1.1 connection for the fast path: it writes a request as given and parses the answer
 with httptools into a status, headers and body chunks, pausing the socket when unread body piles up.
 
-It knows no pool, no timeouts' meaning and no ASGI: `proxy_fast` drives it. The request bytes are built
+It knows no pool, no timeouts' meaning and no ASGI: `upstream.fast` drives it. The request bytes are built
 here too (`request_bytes`), from a ProxyRequest already filtered by `proxy.upstream_headers`.
 """
 
@@ -12,7 +12,7 @@ from collections import deque
 
 import httptools
 
-from gateway.proxy import ProxyRequest
+from gateway.upstream.proxy import ProxyRequest
 
 HIGH_WATER = 256 * 1024  # buffered body bytes before the upstream socket is paused
 
