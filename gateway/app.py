@@ -32,13 +32,13 @@ from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.limiter import Limiter
 from gateway.log import get_logger
+from gateway.monitors.uptime import HostChecker
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
 from gateway.store.registry import open_store
 from gateway.templating import ErrorPages
 from gateway.upstream.fast import FastUpstream
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
-from gateway.uptime import HostChecker
 
 log = get_logger("app")
 

@@ -24,7 +24,7 @@ from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity.sessions import Session, SessionStore
 from gateway.limiter import Limiter
 from gateway.log import Throttle
-from gateway.quota_monitor import TriggerMonitor
+from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store
 from gateway.upstream.balancer import DownHosts
 

@@ -34,7 +34,7 @@ from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.identity.sessions import Session, SessionStore
 from gateway.log import get_logger
-from gateway.quota_monitor import TriggerMonitor
+from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store
 from gateway.store.redis import RedisStore
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.apidef.model import UptimeCheck
-from gateway.probe import probe
+from gateway.monitors.probe import probe
 from gateway.testing import StallingApp, WebhookRecorder, serve, unused_port
 from gateway.upstream.balancer import Balancer, DownHosts
 

@@ -13,10 +13,10 @@ from gateway.apidef.model import APISpec, UptimeCheck, UptimeSpec
 from gateway.config import UptimeTestsConfig, UptimeTestsOptions
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
-from gateway.probe import Outcome
+from gateway.monitors.probe import Outcome
+from gateway.monitors.uptime import LEADER_KEY, MARKER_PREFIX, HostChecker, Tracker
 from gateway.store.base import Store
 from gateway.upstream.balancer import DownHosts
-from gateway.uptime import LEADER_KEY, MARKER_PREFIX, HostChecker, Tracker
 
 CHECK = UptimeCheck(url="http://a.local:81/health", kind="http", host="a.local:81", timeout=2.0)
 OTHER = UptimeCheck(url="tcp://b.local:82", kind="tcp", host="b.local:82", protocol="tcp")

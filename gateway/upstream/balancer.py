@@ -2,7 +2,7 @@
 
 `DownHosts` is the one shared view of which hosts are down: the host checker replaces its set after
 every round, and requests only read it (a set lookup per skipped target, no store call). This module
-must not probe, read the store or fire anything: that is `gateway.uptime`'s job.
+must not probe, read the store or fire anything: that is `gateway.monitors.uptime`'s job.
 """
 
 from __future__ import annotations

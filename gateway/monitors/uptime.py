@@ -22,7 +22,7 @@ from gateway.config import UptimeTestsConfig
 from gateway.errors import StoreError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.log import Throttle, get_logger
-from gateway.probe import DEFAULT_TIMEOUT, Outcome, probe
+from gateway.monitors.probe import DEFAULT_TIMEOUT, Outcome, probe
 from gateway.store.base import Store
 from gateway.upstream.balancer import DownHosts, target_host
 

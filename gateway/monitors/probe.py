@@ -3,7 +3,7 @@
 Tyk's rules (gateway/host_checker.go): HTTP checks send `Connection: close` and are healthy only on
 status 200 exactly; a transport failure is a "TCP error" with response code 0; a TCP check that
 connected reports 200 even when a send/expect step then fails. It never decides up or down, and never
-touches the store or the event bus: `gateway.uptime` does.
+touches the store or the event bus: `gateway.monitors.uptime` does.
 """
 
 from __future__ import annotations
