@@ -21,8 +21,8 @@ from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway import workers
 from gateway.app import Gateway
+from gateway.certs.tls import TLSProtocol
 from gateway.errors import ConfigError
-from gateway.tls import TLSProtocol
 
 
 class _Server(uvicorn.Server):

@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 
-from gateway import cert_registry, tls
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
-from gateway.certs import CertStore
+from gateway.certs import registry as cert_registry
+from gateway.certs import tls
+from gateway.certs.monitor import CertExpiryMonitor, CertUse
+from gateway.certs.store import CertStore
 from gateway.cluster import GroupReload
 from gateway.config import Config
 from gateway.context import Services
@@ -26,7 +28,6 @@ from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
-from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.handler_layer import HandlerLayer
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore

@@ -14,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from gateway import chain, config_check, tls
+from gateway import chain, config_check
 from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec, HandlerSpec
-from gateway.cert_registry import upstream_ref
+from gateway.certs import tls
+from gateway.certs.registry import upstream_ref
 from gateway.errors import ConfigError, StoreError
 from gateway.handler_layer import HandlerLayer
 from gateway.handlers import registry

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
-from gateway.cert_registry import CertRegistry
+from gateway.certs.registry import CertRegistry
 from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta

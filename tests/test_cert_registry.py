@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cert_registry import upstream_ref
+from gateway.certs.registry import upstream_ref
 
 MAPPING = [
     ("api.example.com:8443", "port"),

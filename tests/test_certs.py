@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.certs import NOT_PEM, PREFIX, CertError, CertStore, parse_pem
+from gateway.certs.store import NOT_PEM, PREFIX, CertError, CertStore, parse_pem
 from gateway.store.base import Store
 from tests.pki import PKI, cert_and_key, cert_id, cert_pem, write
 

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from gateway.admin.common import TykJSON, error, status
 from gateway.admin.deps import AdminGateway
-from gateway.certs import CertError
+from gateway.certs.store import CertError
 from gateway.log import get_logger
 
 log = get_logger("admin")

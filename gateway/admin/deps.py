@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from gateway.apidef.model import APISpec
-from gateway.certs import CertStore
+from gateway.certs.store import CertStore
 from gateway.config import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.events.catalog import Event, EventMeta

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 
-from gateway.tls import TLSProtocol
+from gateway.certs.tls import TLSProtocol
 from gateway.upstream.proxy import Receive, Scope, Send
 
 # Any ASGI callable, however its author typed scope and messages (dict, MutableMapping, TypedDicts).
@@ -84,7 +84,7 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
     as served:` also closes it at the end. Runs like the gateway is run: no access log, no
     `server`/`date` headers of its own, and the client address taken from the socket, not from
     X-Forwarded-For. With `ssl` (a server SSLContext) it serves HTTPS and puts the client certificate
-    into the scope as the ASGI TLS extension (`gateway.tls.TLSProtocol`).
+    into the scope as the ASGI TLS extension (`gateway.certs.tls.TLSProtocol`).
     """
 
     def __init__(

@@ -15,7 +15,7 @@ import pytest
 from gateway.admin import build_admin
 from gateway.apidef.loader import load_dir
 from gateway.apidef.model import APISpec
-from gateway.certs import CertStore
+from gateway.certs.store import CertStore
 from gateway.config import Config, from_dict
 from gateway.events.catalog import Event, EventMeta
 from gateway.identity.sessions import SessionStore

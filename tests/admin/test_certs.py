@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.certs import PREFIX
+from gateway.certs.store import PREFIX
 from tests.admin.conftest import Admin
 from tests.pki import PKI, cert_and_key, cert_id, cert_pem
 

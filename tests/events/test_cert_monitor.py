@@ -7,10 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.certs import parse_pem
-from gateway.config import CertificateExpiryMonitorConfig
-from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage
-from gateway.events.cert_monitor import (
+from gateway.certs.monitor import (
     CHECK_KEY,
     EVENT_KEY,
     CertExpiryMonitor,
@@ -18,6 +15,9 @@ from gateway.events.cert_monitor import (
     expired_message,
     expiring_message,
 )
+from gateway.certs.store import parse_pem
+from gateway.config import CertificateExpiryMonitorConfig
+from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage
 from gateway.store.base import Store
 from tests.pki import PKI, cert_pem
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from gateway.certs import Certificate
+from gateway.certs.store import Certificate
 from gateway.config import CertificateExpiryMonitorConfig
 from gateway.errors import StoreError
 from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage

@@ -18,12 +18,12 @@ from cryptography.exceptions import InvalidSignature
 
 from gateway.apidef import certs as certdef
 from gateway.apidef.model import APISpec
-from gateway.certs import CertError, Certificate, CertStore
+from gateway.certs.monitor import CertExpiryMonitor, CertUse
+from gateway.certs.store import CertError, Certificate, CertStore
+from gateway.certs.tls import client_context
 from gateway.config import Config
 from gateway.errors import ConfigError
-from gateway.events.cert_monitor import CertExpiryMonitor, CertUse
 from gateway.log import get_logger
-from gateway.tls import client_context
 
 log = get_logger("certs")
 
