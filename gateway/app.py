@@ -37,7 +37,7 @@ from gateway.monitors.uptime import HostChecker
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
 from gateway.store.registry import open_store
-from gateway.templating import ErrorPages
+from gateway.templating.template import ErrorPages
 from gateway.upstream.fast import FastUpstream
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 

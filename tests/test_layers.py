@@ -18,7 +18,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.handlers": (
         "gateway.handlers",
         "gateway.events.catalog",
-        "gateway.templating",
+        "gateway.templating.template",
         "gateway.store.base",
         "gateway.apidef.model",
         "gateway.delivery.model",
@@ -49,7 +49,7 @@ RULES: dict[str, tuple[str, ...]] = {
     ),
     "gateway.upstream.balancer": ("gateway.apidef.model",),
     "gateway.upstream.proxy": (),
-    "gateway.templating": ("gateway.gotemplate",),
+    "gateway.templating.template": ("gateway.templating.go",),
 }
 # Only these may import the composition root.
 APP_IMPORTERS = ("gateway.__main__", "gateway.demo", "gateway.testing")

@@ -16,7 +16,7 @@ from gateway.apidef.loader import load_dir
 from gateway.errors import ConfigError
 from gateway.packaged import EXAMPLE_CONF, EXAMPLES, STARTER, TEMPLATES, find_template
 from gateway.starter import write_starter
-from gateway.templating import load_template
+from gateway.templating.template import load_template
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.iterdir() if p.is_file()))

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from gateway.gotemplate.memo import RenderMemo
 from gateway.packaged import TEMPLATES
-from gateway.templating import Template, from_string, load_template
+from gateway.templating.go.memo import RenderMemo
+from gateway.templating.template import Template, from_string, load_template
 
 ROOT = Path(__file__).resolve().parents[1]
 

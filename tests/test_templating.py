@@ -22,7 +22,7 @@ from gateway.events.catalog import (
     MapMeta,
 )
 from gateway.packaged import TEMPLATES
-from gateway.templating import ErrorPages, Template, from_string, load_template
+from gateway.templating.template import ErrorPages, Template, from_string, load_template
 from tests.corpus import CORPUS as TYK_CORPUS
 
 CORPUS = (TYK_CORPUS or Path("/nonexistent")) / "templates"

@@ -24,7 +24,7 @@ from gateway.events.catalog import EventMessage
 from gateway.handlers.base import HandlerDeps, HandlerScope
 from gateway.log import get_logger, redact_key
 from gateway.packaged import find_template
-from gateway.templating import Template, load_template
+from gateway.templating.template import Template, load_template
 
 log = get_logger("handlers.webhook")
 

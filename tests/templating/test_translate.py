@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import ConfigError
 from gateway.packaged import TEMPLATES
-from gateway.templating import from_string, load_template
+from gateway.templating.template import from_string, load_template
 
 DATA: dict[str, Any] = {
     "Type": "HostDown",

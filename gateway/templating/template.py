@@ -18,10 +18,10 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
-from gateway.gotemplate import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
-from gateway.gotemplate.memo import RenderMemo, field_chains, memoizable
 from gateway.log import Throttle, get_logger
 from gateway.packaged import TEMPLATES
+from gateway.templating.go import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
+from gateway.templating.go.memo import RenderMemo, field_chains, memoizable
 
 __all__ = ["ErrorPages", "Template", "from_string", "load_template"]
 

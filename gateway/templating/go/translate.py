@@ -3,7 +3,7 @@
 Owns the translation loop, the stack of open blocks and what `.` and `$x` mean inside each, and the
 jinja2 pass-through for actions that are not Go. The output keeps the input's line numbers, so jinja2
 errors point into the user's file. Runtime names (`_go_<func>`, `_go_field`, `_go_range`, `_go_cr`,
-`_dot`, `_root`) are provided by gateway.templating.
+`_dot`, `_root`) are provided by gateway.templating.template.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from gateway.gotemplate.lexer import KEYWORDS, Action, GoTemplateError, Tok, lex, split
-from gateway.gotemplate.parser import Parser
+from gateway.templating.go.lexer import KEYWORDS, Action, GoTemplateError, Tok, lex, split
+from gateway.templating.go.parser import Parser
 
 # Literal text must not open a jinja tag: a `{` before `{`, `%`, `#` (or before our own next tag) is
 # emitted as an expression; a CR is emitted through `_go_cr`, because jinja normalises newlines in text.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
-from gateway.gotemplate.lexer import KEYWORDS, GoTemplateError, Tok, jinja_str, number, unquote
+from gateway.templating.go.lexer import KEYWORDS, GoTemplateError, Tok, jinja_str, number, unquote
 
 
 class Scope(Protocol):

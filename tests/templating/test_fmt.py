@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.gotemplate.fmt import go_print, go_printf, go_println, go_str
+from gateway.templating.go.fmt import go_print, go_printf, go_println, go_str
 
 STAMP = datetime(2026, 8, 21, 12, 39, 47, 123456, tzinfo=UTC)
 

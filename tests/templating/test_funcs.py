@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from gateway.events.catalog import go_timestamp
-from gateway.gotemplate.funcs import (
+from gateway.templating.go.funcs import (
     ARITY,
     FUNCTIONS,
     as_rfc3339,

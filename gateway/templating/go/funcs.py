@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote_plus
 
-from gateway.gotemplate.fmt import go_print, go_printf, go_println, go_str, sorted_items
+from gateway.templating.go.fmt import go_print, go_printf, go_println, go_str, sorted_items
 
 _GO_TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d+))?"  # Go's .999999: any digits, or none
