@@ -31,11 +31,11 @@ from gateway.events.catalog import EventMessage, EventMeta
 from gateway.handler_layer import HandlerLayer
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
-from gateway.limiter import Limiter
 from gateway.log import get_logger
 from gateway.monitors.uptime import HostChecker
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
+from gateway.store.limiter import Limiter
 from gateway.store.registry import open_store
 from gateway.templating.template import ErrorPages
 from gateway.upstream.fast import FastUpstream

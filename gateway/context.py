@@ -22,10 +22,10 @@ from gateway.config import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity.sessions import Session, SessionStore
-from gateway.limiter import Limiter
 from gateway.log import Throttle
 from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store
+from gateway.store.limiter import Limiter
 from gateway.upstream.balancer import DownHosts
 
 if TYPE_CHECKING:

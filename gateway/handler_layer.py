@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 
-from gateway import global_webhooks
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config import Config
@@ -29,7 +28,7 @@ from gateway.delivery.record import RecordCodec
 from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, StoreError
 from gateway.events.catalog import SYSTEM_EVENTS, Event, shared
-from gateway.handlers import registry
+from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.identity.sessions import Session, SessionStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import ConfigError
-from gateway.global_webhooks import MASK, masked, resolve
+from gateway.handlers.global_webhooks import MASK, masked, resolve
 
 OPS = {"id": "ops", "method": "POST", "target_path": "http://127.0.0.1:9/ops", "event_timeout": 30}
 

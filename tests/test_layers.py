@@ -25,7 +25,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.delivery.options",
         "gateway.delivery.signing",
         "gateway.usercode",
-        "gateway.global_webhooks",
+        "gateway.handlers.global_webhooks",
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
     "gateway.usercode": (),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from limits.aio.storage import MemoryStorage
 
-from gateway.limiter import Limiter
+from gateway.store.limiter import Limiter
 
 
 async def test_fractional_rates_are_never_rounded_up() -> None:

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import global_webhooks
 from gateway.admin.common import TykJSON, error, modified, read_object
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
+from gateway.handlers import global_webhooks
 from gateway.log import get_logger
 
 log = get_logger("admin")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gateway import global_webhooks
 from gateway.apidef.model import HandlerSpec
 from gateway.errors import ConfigError
+from gateway.handlers import global_webhooks
 from gateway.handlers.base import Handler, HandlerDeps, HandlerFactory, HandlerScope
 from gateway.handlers.custom import PythonHandler
 from gateway.handlers.js import JSHandler

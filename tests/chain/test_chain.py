@@ -18,7 +18,7 @@ from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus
 from gateway.identity.sessions import Session, SessionStore
-from gateway.limiter import Limiter
+from gateway.store.limiter import Limiter
 from gateway.store.memory import MemoryStore
 from gateway.upstream.proxy import AiohttpUpstream
 

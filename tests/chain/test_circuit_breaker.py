@@ -25,7 +25,7 @@ from gateway.errors import Reject
 from gateway.events.bus import EventBus
 from gateway.events.catalog import BreakerMeta, Event, EventMessage
 from gateway.identity.sessions import SessionStore
-from gateway.limiter import Limiter
+from gateway.store.limiter import Limiter
 from gateway.store.memory import MemoryStore
 from gateway.upstream.proxy import AiohttpUpstream
 

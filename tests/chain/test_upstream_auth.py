@@ -19,8 +19,8 @@ from gateway.errors import Reject
 from gateway.events.bus import EventBus
 from gateway.events.catalog import Event, UpstreamOAuthMeta
 from gateway.identity.sessions import SessionStore
-from gateway.limiter import Limiter
 from gateway.store.base import Store
+from gateway.store.limiter import Limiter
 from gateway.store.registry import open_store
 from gateway.testing import Served, serve, unused_port
 from gateway.upstream.proxy import AiohttpUpstream

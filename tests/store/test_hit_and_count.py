@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.limiter import Limiter
+from gateway.store.limiter import Limiter
 from tests.store import test_store
 from tests.store.test_store import Timed
 
