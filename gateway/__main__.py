@@ -1,6 +1,6 @@
 """Command line: `python -m gateway --conf tyk.conf [--workers N]` serves in the foreground; `python -m
 gateway demo` runs the README walkthrough with a local upstream and webhook receiver; `python -m gateway
-check --conf tyk.conf` reports what starting would reject (gateway/check.py), serving nothing.
+check --conf tyk.conf` reports what starting would reject (gateway/app/check.py), serving nothing.
 
 A bad config exits non-zero at once with one line naming the file and key. SIGTERM/SIGINT stop
 gracefully (uvicorn lets in-flight requests finish; the gateway then drains queued events) and exit 0.
@@ -16,11 +16,11 @@ from types import FrameType
 
 import uvicorn
 
-from gateway import check as check_mod
 from gateway import config as config_mod
 from gateway import log as log_mod
-from gateway import workers
-from gateway.app import Gateway
+from gateway.app import check as check_mod
+from gateway.app import workers
+from gateway.app.gateway import Gateway
 from gateway.certs.tls import TLSProtocol
 from gateway.errors import ConfigError
 

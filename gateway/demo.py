@@ -18,7 +18,7 @@ import httpx
 
 from gateway import config as config_mod
 from gateway import log as log_mod
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.errors import ConfigError
 from gateway.packaged import EXAMPLE_CONF
 from gateway.testing.recorder import Delivery, WebhookRecorder

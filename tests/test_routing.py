@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.apidef.model import APISpec
-from gateway.app import _host
+from gateway.app.gateway import _host
 from gateway.config import from_dict
 from gateway.routing import APIRoute, RouteTable
 

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from gateway import config as config_mod
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.testing.servers import serve
 
 TEST_SECRET = "test-secret"

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import Gateway
+from gateway.app.gateway import Gateway
 from gateway.config import from_dict
 from gateway.errors import ConfigError
 from gateway.testing import echo_app, run_gateway, serve

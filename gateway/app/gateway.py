@@ -17,18 +17,18 @@ import httpx
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
+from gateway.app.cluster import GroupReload
+from gateway.app.event_side import HandlerLayer
 from gateway.certs import registry as cert_registry
 from gateway.certs import tls
 from gateway.certs.monitor import CertExpiryMonitor, CertUse
 from gateway.certs.store import CertStore
-from gateway.cluster import GroupReload
 from gateway.config import Config
 from gateway.context import Services
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
-from gateway.handler_layer import HandlerLayer
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger

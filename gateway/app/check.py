@@ -20,10 +20,10 @@ from gateway import log as log_mod
 from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec, HandlerSpec
+from gateway.app.event_side import HandlerLayer
 from gateway.certs import tls
 from gateway.certs.registry import upstream_ref
 from gateway.errors import ConfigError, StoreError
-from gateway.handler_layer import HandlerLayer
 from gateway.handlers import registry
 from gateway.handlers.base import HandlerScope
 from gateway.handlers.webhook import WebhookHandler

@@ -17,9 +17,9 @@ import socket
 from collections.abc import Callable
 from types import FrameType
 
+from gateway.app.event_side import outbox_consumer
 from gateway.config import Config
 from gateway.errors import ConfigError
-from gateway.handler_layer import outbox_consumer
 from gateway.log import get_logger
 
 log = get_logger("workers")
