@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
+from gateway.delivery import cooldown
 from gateway.delivery.model import Delivery, Outbox
 from gateway.errors import StoreError
 from gateway.log import Throttle, get_logger
@@ -99,16 +100,8 @@ class Deliverer:
             )
             delivered = False
         if not delivered and delivery.reservation:
-            await self._release(delivery)
+            await cooldown.release(self._store, delivery.reservation, delivery.id)
         try:
             await self.outbox.finish(delivery.id)
         except StoreError as exc:  # it stays in the outbox: sent again after a restart or claim
             log.warning("webhook delivery %s not marked finished: %s", delivery.id, exc)
-
-    async def _release(self, delivery: Delivery) -> None:
-        """Free the cooldown so a later identical event can go, unless a newer event holds it now."""
-        key = delivery.reservation
-        try:
-            await self._store.release(key, delivery.id)  # compare-and-delete: never a newer holder's
-        except StoreError as exc:
-            log.warning("webhook cooldown %s not released: %s", key, exc)

@@ -1,8 +1,7 @@
 """The webhook handler (Classic `eh_web_hook_handler`, OAS `webhook`): render, reserve, submit.
 
-Tyk's cooldown (the same rendered request within `event_timeout` seconds is sent once) made atomic:
-the `webhook.cache.<md5>` key is reserved with SET NX PX *before* sending, across every worker and
-gateway on the store, and released when delivery finally fails so a later event can go. The rendered
+Tyk's cooldown (the same rendered request within `event_timeout` seconds is sent once) is reserved
+before sending and released when delivery finally fails, by delivery/cooldown.py. The rendered
 request goes to the Deliverer's outbox (deps.deliveries); without one it is sent once, here. All
 validation is in `from_meta`, at load; `handle` never raises for configuration reasons.
 """
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from gateway.delivery import cooldown
 from gateway.delivery.model import Delivery, RetryPolicy, new_id
 from gateway.delivery.options import retry_policy, signing_secrets
 from gateway.delivery.signing import secret_key, signature_headers
@@ -140,10 +140,9 @@ class WebhookHandler:
         delivery_id = new_id()
         reservation = ""
         if self.cooldown > 0:
-            reservation = "webhook.cache." + self.checksum(body)
+            reservation = cooldown.key(self.checksum(body))
             try:
-                # The value names the delivery, so giving it up later frees only its own reservation.
-                if not await store.set_nx(reservation, delivery_id, self.cooldown * 1000):
+                if not await cooldown.reserve(store, reservation, delivery_id, self.cooldown):
                     log.debug("webhook %r: %s suppressed by cooldown", self.name, msg.type)
                     self.deps.skipped["deduplicated"] += 1
                     return
@@ -190,11 +189,4 @@ class WebhookHandler:
             # Released on every way out but success, a timeout or shutdown cancelling us included,
             # so that a later identical event is not suppressed by a delivery that never happened.
             if reservation and not delivered:
-                await _release(self.deps.store, reservation)
-
-
-async def _release(store: Any, key: str) -> None:
-    try:
-        await store.delete(key)
-    except StoreError as exc:
-        log.warning("webhook cooldown %s not released: %s", key, exc)
+                await cooldown.release(self.deps.store, reservation, delivery_id)
