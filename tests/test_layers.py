@@ -14,7 +14,13 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.apidef": ("gateway.apidef",),
     "gateway.store": ("gateway.store", "gateway.config"),
     "gateway.events.catalog": (),
-    "gateway.events.bus": ("gateway.events.catalog", "gateway.handlers.base", "gateway.config"),
+    "gateway.events.routes": ("gateway.events.catalog",),
+    "gateway.events.bus": (
+        "gateway.events.catalog",
+        "gateway.events.routes",
+        "gateway.handlers.base",
+        "gateway.config",
+    ),
     "gateway.handlers": (
         "gateway.handlers",
         "gateway.events.catalog",

@@ -27,7 +27,8 @@ from gateway.delivery.outbox_redis import RedisOutbox
 from gateway.delivery.record import RecordCodec
 from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, StoreError
-from gateway.events.catalog import SYSTEM_EVENTS, Event, shared
+from gateway.events import routes as event_routes
+from gateway.events.catalog import Event
 from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
@@ -42,7 +43,6 @@ log = get_logger("app")
 # Tyk's webhook client: 30 s total, and a webhook target never redirects us elsewhere.
 WEBHOOK_TIMEOUT = 30.0
 # Expiry events of the server's own certificates have no API: tyk.conf handlers receive them.
-_CERT_EVENTS = frozenset({Event.CertificateExpiringSoon, Event.CertificateExpired})
 
 Routes = dict[tuple[str, str], list[Handler]]
 
@@ -174,13 +174,8 @@ class HandlerLayer:
                     owner,
                     event,
                 )
-            elif (
-                (event in SYSTEM_EVENTS) != (not api_id)
-                and not (not api_id and event in _CERT_EVENTS)
-                and not shared(event)
-            ):
-                # Tyk's routing: token events reach only tyk.conf handlers, the rest only API handlers.
-                where = "tyk.conf" if event in SYSTEM_EVENTS else "API definitions"
+            elif not event_routes.reachable(api_id, event):
+                where = "API definitions" if api_id == event_routes.GATEWAY else "tyk.conf"
                 log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)
             routes.setdefault((api_id, event), []).extend(found)
 

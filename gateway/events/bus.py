@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.config import EventsConfig
-from gateway.events.catalog import SYSTEM_EVENTS, EventMessage, shared
+from gateway.events import routes
+from gateway.events.catalog import EventMessage
 from gateway.handlers.base import Handler
 from gateway.log import Throttle, get_logger
 
@@ -104,15 +105,10 @@ class EventBus:
         await self._queue.join()
 
     def _handlers(self, api_id: str, event: str) -> Sequence[Handler]:
-        # Tyk's routing rule: token events go only to gateway-level handlers, the rest only per API;
-        # the shared ones (the quota monitor's, custom events) to both.
-        if event in SYSTEM_EVENTS:
-            return self._routes.get(("", event), ())
-        own = self._routes.get((api_id, event), ())
-        if api_id and shared(event):
-            gateway_level = self._routes.get(("", event), ())
-            return [*own, *gateway_level] if own and gateway_level else own or gateway_level
-        return own
+        found = routes.tables(api_id, event)  # Tyk's routing rule
+        if len(found) == 1:
+            return self._routes.get((found[0], event), ())
+        return [h for table in found for h in self._routes.get((table, event), ())]
 
     async def _work(self) -> None:
         while True:

@@ -43,20 +43,12 @@ class Event(StrEnum):
     OAuth2ExchangeFailed = "OAuth2ExchangeFailed"
 
 
-# Events Tyk routes only to gateway-level (tyk.conf) handlers; every other event is per API.
-SYSTEM_EVENTS = frozenset({Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted})
 _KNOWN = frozenset(Event)
 
 
 def is_custom(name: object) -> bool:
     """A name user code may fire: a non-empty string that is none of the gateway's own events."""
     return isinstance(name, str) and bool(name.strip()) and name not in _KNOWN
-
-
-def shared(event: str) -> bool:
-    """Events that reach the API's handlers AND tyk.conf's: the quota monitor's (its webhook is
-    gateway-level, as in Tyk) and custom events (Tyk sends those to gateway-level handlers only)."""
-    return event == Event.TriggerExceeded or event not in _KNOWN
 
 
 EPOCH = datetime.fromtimestamp(0, UTC)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from gateway.events.catalog import (
     META_TYPES,
-    SYSTEM_EVENTS,
     CertExpiringMeta,
     Event,
     EventMessage,
@@ -65,10 +64,6 @@ def test_json_names_are_snake_only_where_tyk_tags_them() -> None:
     cert = CertExpiringMeta("c", cert_id="abc", expires_at=datetime(2030, 1, 1, tzinfo=UTC)).json_fields()
     assert cert["cert_id"] == "abc" and cert["expires_at"].startswith("2030-01-01")
     assert go_name("api_id") == "APIID" and go_name("host_info") == "HostInfo"
-
-
-def test_only_token_events_are_system_events() -> None:
-    assert {Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted} == SYSTEM_EVENTS
 
 
 def test_envelope_has_tyk_and_legacy_names() -> None:
