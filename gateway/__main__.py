@@ -16,12 +16,12 @@ from types import FrameType
 
 import uvicorn
 
-from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway.app import check as check_mod
 from gateway.app import workers
 from gateway.app.gateway import Gateway
 from gateway.certs.tls import TLSProtocol
+from gateway.config import model as config_mod
 from gateway.errors import ConfigError
 
 

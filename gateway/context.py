@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from gateway.apidef.model import APISpec
 from gateway.certs.registry import CertRegistry
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity.sessions import Session, SessionStore

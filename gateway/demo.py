@@ -16,9 +16,9 @@ import tempfile
 
 import httpx
 
-from gateway import config as config_mod
 from gateway import log as log_mod
 from gateway.app.gateway import Gateway
+from gateway.config import model as config_mod
 from gateway.errors import ConfigError
 from gateway.packaged import EXAMPLE_CONF
 from gateway.testing.recorder import Delivery, WebhookRecorder

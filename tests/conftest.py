@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.store.base import Store
 from gateway.store.registry import open_store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.errors import ConfigError
 
 

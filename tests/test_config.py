@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config, config_check
+from gateway.config import check as config_check
+from gateway.config import model as config
 from gateway.errors import ConfigError
 from gateway.identity import keyhash
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from gateway import config, config_keys
+from gateway.config import keys as config_keys
+from gateway.config import model as config
 
 EXAMPLE = Path(str(importlib.resources.files("gateway") / "examples" / "tyk.conf.example"))
 

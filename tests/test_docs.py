@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from gateway import __main__ as cli
-from gateway import config as config_mod
 from gateway.admin import build_admin
+from gateway.config import model as config_mod
 from gateway.events.catalog import Event
 
 ROOT = Path(__file__).resolve().parents[1]

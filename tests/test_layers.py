@@ -34,7 +34,12 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.usercode",
         "gateway.handlers.global_webhooks",
     ),
-    "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
+    "gateway.delivery": (
+        "gateway.delivery",
+        "gateway.store.base",
+        "gateway.store.files",
+        "gateway.config",
+    ),
     "gateway.usercode": (),
     "gateway.packaged": (),
     "gateway.sealing": (),
@@ -54,7 +59,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.apidef.model",
     ),
     "gateway.upstream.balancer": ("gateway.apidef.model",),
-    "gateway.upstream.proxy": (),
+    "gateway.proxy": (),
     "gateway.templating.template": ("gateway.templating.go",),
 }
 # Only these may import the composition root.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway import config as config_mod
 from gateway.apidef.loader import load_dir
+from gateway.config import model as config_mod
 from gateway.errors import ConfigError
 from gateway.packaged import EXAMPLE_CONF, EXAMPLES, STARTER, TEMPLATES, find_template
 from gateway.starter import write_starter

@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.apidef.model import APISpec
 from gateway.app.gateway import _host
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.routing import APIRoute, RouteTable
 
 

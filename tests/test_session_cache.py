@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config import StorageConfig, from_dict
+from gateway.config.model import StorageConfig, from_dict
 from gateway.identity.cache import MISS, SessionCache, for_store
 from gateway.identity.sessions import Session, SessionStore
 from gateway.store.memory import MemoryStore

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from gateway import config
 from gateway.apidef.model import APISpec, UptimeCheck, UptimeSpec
-from gateway.config import UptimeTestsConfig, UptimeTestsOptions
+from gateway.config import model as config
+from gateway.config.model import UptimeTestsConfig, UptimeTestsOptions
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.monitors.probe import Outcome

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from gateway.apidef.model import APISpec
 from gateway.certs.store import CertStore
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.events.catalog import Event, EventMeta
 from gateway.identity.sessions import SessionStore

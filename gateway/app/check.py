@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
-from gateway import chain, config_check
-from gateway import config as config_mod
+from gateway import chain
 from gateway import log as log_mod
 from gateway.apidef import classic
 from gateway.apidef.loader import LoadResult, load_dir
@@ -23,6 +22,8 @@ from gateway.apidef.model import APISpec, HandlerSpec
 from gateway.app.event_side import HandlerLayer
 from gateway.certs import tls
 from gateway.certs.registry import upstream_ref
+from gateway.config import check as config_check
+from gateway.config import model as config_mod
 from gateway.errors import ConfigError, StoreError
 from gateway.handlers import registry
 from gateway.handlers.base import HandlerScope

@@ -17,7 +17,7 @@ import httpx
 
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import Outbox, RetryPolicy

@@ -23,7 +23,7 @@ from gateway.certs import registry as cert_registry
 from gateway.certs import tls
 from gateway.certs.monitor import CertExpiryMonitor, CertUse
 from gateway.certs.store import CertStore
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import Services
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from gateway.app.event_side import outbox_consumer
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.errors import ConfigError
 from gateway.log import get_logger
 

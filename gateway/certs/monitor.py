@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gateway.certs.store import Certificate
-from gateway.config import CertificateExpiryMonitorConfig
+from gateway.config.model import CertificateExpiryMonitorConfig
 from gateway.errors import StoreError
 from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage
 from gateway.log import Throttle, get_logger

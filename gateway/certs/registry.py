@@ -21,7 +21,7 @@ from gateway.apidef.model import APISpec
 from gateway.certs.monitor import CertExpiryMonitor, CertUse
 from gateway.certs.store import CertError, Certificate, CertStore
 from gateway.certs.tls import client_context
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.errors import ConfigError
 from gateway.log import get_logger
 

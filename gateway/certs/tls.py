@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.certs.store import CertError, Certificate, parse_pem
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.errors import ConfigError
 
 

@@ -22,7 +22,7 @@ from gateway.chain.quota import KeyQuota
 from gateway.chain.rate_limit import APIRateLimit, KeyRateLimit
 from gateway.chain.upstream_auth import UpstreamOAuth
 from gateway.chain.version_check import VersionCheck
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 
 

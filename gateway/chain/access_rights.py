@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.version_check import FAILURE
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, Reject
 from gateway.events.catalog import Event, VersionFailureMeta

@@ -12,7 +12,7 @@ from typing import ClassVar
 from urllib.parse import parse_qsl, quote
 
 from gateway.apidef.model import APISpec, AuthTokenSpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, AUTH_FIELD_MISSING, STORE_PROBLEM, Reject, StoreError
 from gateway.events.catalog import AuthFailureMeta, Event

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import Reject
 

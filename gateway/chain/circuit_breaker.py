@@ -21,7 +21,7 @@ import enum
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec, BreakerSpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.catalog import BreakerMeta, Event, EventMessage

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from gateway import usercode
 from gateway.apidef.model import APISpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import UPSTREAM_PROBLEM, Reject
 from gateway.events.catalog import custom_meta, is_custom

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import KEY_EXPIRED, KEY_INACTIVE, Reject
 from gateway.events.catalog import Event, KeyExpiredMeta

@@ -13,7 +13,7 @@ from typing import ClassVar
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
 from gateway.chain.quota import count
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import (
     ORG_DISABLED,

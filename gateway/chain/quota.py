@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta

@@ -15,7 +15,7 @@ from gateway.apidef.model import APISpec
 from gateway.chain.policy import store_failure
 from gateway.chain.quota import quota_counter
 from gateway.chain.smoothing import allowance
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta

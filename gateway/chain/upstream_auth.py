@@ -15,7 +15,7 @@ from gateway.apidef.model import APISpec, UpstreamOAuthSpec
 from gateway.chain import oauth_token, token_cache
 from gateway.chain.oauth_token import BASIC, POST, RetrieveError, Token, TokenError
 from gateway.chain.token_cache import Cached, Sealer
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import Reject, StoreError
 from gateway.events.catalog import Event, UpstreamOAuthMeta

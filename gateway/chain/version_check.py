@@ -14,7 +14,7 @@ from typing import ClassVar
 from urllib.parse import unquote, unquote_plus
 
 from gateway.apidef.model import APISpec, VersionSpec
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import Reject
 from gateway.events.catalog import Event, VersionFailureMeta

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from gateway.config import EventsConfig
+from gateway.config.model import EventsConfig
 
 
 @dataclass(frozen=True, slots=True)

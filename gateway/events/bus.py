@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from gateway.config import EventsConfig
+from gateway.config.model import EventsConfig
 from gateway.events import routes
 from gateway.events.catalog import EventMessage
 from gateway.handlers.base import Handler

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.config import Config
+from gateway.config.model import Config
 from gateway.errors import StoreError
 from gateway.log import get_logger
 

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from gateway.config import MonitorConfig
+from gateway.config.model import MonitorConfig
 from gateway.errors import ConfigError, StoreError
 from gateway.events.catalog import Event, EventMeta, TriggerMeta
 from gateway.log import Throttle, get_logger

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from gateway.apidef.model import APISpec, UptimeCheck
-from gateway.config import UptimeTestsConfig
+from gateway.config.model import UptimeTestsConfig
 from gateway.errors import StoreError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.log import Throttle, get_logger

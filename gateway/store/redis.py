@@ -20,7 +20,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.errors import StoreError
 from gateway.log import get_logger
 from gateway.store.resp import RespClient, RespError, digest

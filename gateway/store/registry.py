@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.errors import ConfigError
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from gateway import config as config_mod
 from gateway.app.gateway import Gateway
+from gateway.config import model as config_mod
 from gateway.testing.servers import serve
 
 TEST_SECRET = "test-secret"

@@ -16,7 +16,7 @@ from gateway.admin import build_admin
 from gateway.apidef.loader import load_dir
 from gateway.apidef.model import APISpec
 from gateway.certs.store import CertStore
-from gateway.config import Config, from_dict
+from gateway.config.model import Config, from_dict
 from gateway.events.catalog import Event, EventMeta
 from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store

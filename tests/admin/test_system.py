@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gateway import __version__
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.store.registry import open_store
 from tests.admin.conftest import Admin, MakeAdmin
 from tests.conftest import free_port

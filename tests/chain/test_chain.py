@@ -13,7 +13,7 @@ import pytest
 
 from gateway import chain
 from gateway.apidef.model import APISpec, AuthTokenSpec, RateSpec
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus

@@ -19,7 +19,7 @@ from gateway.chain.circuit_breaker import (
     CircuitBreaker,
     Transition,
 )
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus

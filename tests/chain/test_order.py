@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway import chain
 from gateway.apidef.model import APISpec, AuthTokenSpec, BreakerSpec, RateSpec, UpstreamOAuthSpec, VersionSpec
-from gateway.config import Config
+from gateway.config.model import Config
 
 ENFORCING = Config(enforce_org_quotas=True)
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.chain.smoothing import Allowance, decide
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.context import Services
 from gateway.events.catalog import Event
 from gateway.identity.sessions import Session, Smoothing

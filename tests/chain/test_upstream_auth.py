@@ -13,7 +13,7 @@ import pytest
 
 from gateway.apidef.model import APISpec, UpstreamOAuthSpec
 from gateway.chain.upstream_auth import NO_LIFETIME_TTL, UpstreamOAuth
-from gateway.config import StorageConfig, from_dict
+from gateway.config.model import StorageConfig, from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.model import Delivery
 from gateway.store.base import Store

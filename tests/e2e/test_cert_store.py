@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.app.gateway import Gateway
-from gateway.config import from_dict
+from gateway.config.model import from_dict
 from gateway.errors import ConfigError
 from gateway.testing import echo_app, run_gateway, serve
 from tests.pki import PKI, cert_pem, write

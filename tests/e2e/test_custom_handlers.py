@@ -90,7 +90,7 @@ async def test_a_missing_handler_file_is_reported_and_the_api_serves(
     recorder = WebhookRecorder()
     async with await serve(echo_app) as upstream, await serve(recorder) as hook:
         spec = with_python_handlers(seed_classic(upstream.url, hook.url), "classic", ["on_limit"])
-        with caplog.at_level(logging.ERROR, logger="gateway.app.gateway"):
+        with caplog.at_level(logging.ERROR, logger="gateway.app"):
             async with run_gateway(tmp_path, apis=[spec]) as gw:
                 codes = [(await gw.client.get("/example-local-webhook/get")).status_code for _ in range(3)]
                 await recorder.wait_for(1)

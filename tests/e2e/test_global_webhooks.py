@@ -59,7 +59,7 @@ async def test_references_follow_changes_after_a_reload(
             await first.wait_for(3)
 
             assert (await gw.admin("DELETE", "/tyk/webhooks/team")).json()["action"] == "deleted"
-            with caplog.at_level(logging.ERROR, logger="gateway.app.gateway"):
+            with caplog.at_level(logging.ERROR, logger="gateway.app"):
                 await gw.admin("GET", "/tyk/reload")
             await limited(gw)  # the API still serves (and limits); only "ops" hears it
             await first.wait_for(4)

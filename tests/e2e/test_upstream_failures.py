@@ -36,14 +36,14 @@ async def call(gw: RunningGateway, method: str, path: str) -> httpx.Response:
 
 
 def failure_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "gateway.upstream.proxy"]
+    return [r.getMessage() for r in caplog.records if r.name == "gateway.proxy"]
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_a_refused_upstream_is_logged_once_per_api_and_interval(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="gateway.upstream.proxy")
+    caplog.set_level(logging.WARNING, logger="gateway.proxy")
     port = unused_port()
     target = f"http://127.0.0.1:{port}"
     async with run_gateway(tmp_path, apis=[api("down", target), api("also", target + "/v1")]) as gw:
@@ -63,7 +63,7 @@ async def test_the_next_line_counts_the_failures_held_back(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, method: str
 ) -> None:
     monkeypatch.setattr(routing, "FAILURE_LOG_INTERVAL", 0.5)  # read when the API loads
-    caplog.set_level(logging.WARNING, logger="gateway.upstream.proxy")
+    caplog.set_level(logging.WARNING, logger="gateway.proxy")
     port = unused_port()
     sent = 0
 
@@ -91,7 +91,7 @@ async def test_the_next_line_counts_the_failures_held_back(
 async def test_a_silent_upstream_is_logged_as_a_timeout(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, method: str
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="gateway.upstream.proxy")
+    caplog.set_level(logging.WARNING, logger="gateway.proxy")
     stalling = StallingApp()
     async with await serve(stalling) as silent:
         try:
@@ -109,7 +109,7 @@ async def test_a_silent_upstream_is_logged_as_a_timeout(
 async def test_a_tls_failure_is_logged_with_the_tls_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="gateway.upstream.proxy")
+    caplog.set_level(logging.WARNING, logger="gateway.proxy")
     pki = PKI()  # the gateway does not trust this CA
     async with await serve(echo_app, ssl=pki.server_context()) as upstream:
         async with run_gateway(tmp_path, apis=[api("tls", upstream.url)]) as gw:
@@ -121,7 +121,7 @@ async def test_a_tls_failure_is_logged_with_the_tls_error(
 
 
 async def test_a_working_upstream_logs_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="gateway.upstream.proxy")
+    caplog.set_level(logging.DEBUG, logger="gateway.proxy")
     async with await serve(echo_app) as upstream, run_gateway(tmp_path, apis=[api("ok", upstream.url)]) as gw:
         answers = [await call(gw, method, "/ok/x") for method in ("GET", "POST")]
     assert [a.status_code for a in answers] == [200, 200]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.config import EventsConfig
+from gateway.config.model import EventsConfig
 from gateway.events.bus import EventBus
 from gateway.events.catalog import AuthFailureMeta, Event, EventMessage, TokenMeta
 

@@ -16,7 +16,7 @@ from gateway.certs.monitor import (
     expiring_message,
 )
 from gateway.certs.store import parse_pem
-from gateway.config import CertificateExpiryMonitorConfig
+from gateway.config.model import CertificateExpiryMonitorConfig
 from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage
 from gateway.store.base import Store
 from tests.pki import PKI, cert_pem

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.errors import StoreError
 from gateway.store.redis import RedisStore
 from gateway.store.resp import RespClient

@@ -17,7 +17,7 @@ import redis.utils
 from limits import RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from gateway.config import StorageConfig
+from gateway.config.model import StorageConfig
 from gateway.errors import ConfigError, StoreError
 from gateway.store import memory
 from gateway.store.base import Store

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway import config_check, config_keys
+from gateway.config import check as config_check
+from gateway.config import keys as config_keys
 from gateway.log import get_logger
 
 log = get_logger("config")
