@@ -44,7 +44,7 @@ class Services:
     upstream: Upstream
     clock: Callable[[], float] = time.time
     down_hosts: DownHosts = field(default_factory=DownHosts)  # refreshed by the uptime checker
-    oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app.py owns it)
+    oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app/gateway.py owns it)
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
     # The certificates each API uses (mutual TLS, upstream), swapped in on every load.

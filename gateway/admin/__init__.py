@@ -3,7 +3,7 @@
 `build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `certs`,
 `deliveries` (the webhook delivery log), `webhooks` (global webhooks), `system` (reload, health, error
 bodies). It sees the gateway only through `deps.AdminGateway` and is never on the proxy hot path:
-`app.py` hands it `/tyk/*` and the health check path only.
+`app/gateway.py` hands it `/tyk/*` and the health check path only.
 """
 
 from __future__ import annotations

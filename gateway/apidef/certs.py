@@ -2,7 +2,7 @@
 certificates presented to the upstream, for both formats, into a `CertSpec`.
 
 Pure: references are checked for shape only; whether an id is in the store or a file exists is decided
-when the API loads (app.py), which skips the API naming the same JSON path.
+when the API loads (app/gateway.py), which skips the API naming the same JSON path.
 """
 
 from __future__ import annotations

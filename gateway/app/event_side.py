@@ -2,7 +2,7 @@
 Sender and delivery log, HandlerDeps, the quota monitor and its webhook, the global webhooks, and the
 (api, event) -> handlers table built on every load.
 
-app.py owns one per gateway and hands the table to the bus. Nothing here is on the request path; it
+app/gateway.py owns one per gateway and hands the table to the bus. Nothing here is on the request path; it
 decides nothing about when events fire.
 """
 

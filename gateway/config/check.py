@@ -2,7 +2,7 @@
 
 Owns every rule a value must meet (ports 1-65535, durations >= 0, Tyk's enums, a listen address that
 resolves) and the one-line ConfigError naming the file (or variable), the key and the value. It knows keys
-by dotted name only: it must not import the dataclasses (config.py imports it) nor substitute defaults.
+by dotted name only: it must not import the dataclasses (model.py imports it) nor substitute defaults.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Owns the config's shape and Tyk's zero-means-default rules; value rules and TYK_GW_* are config_check's,
 warnings for unread keys config_keys' (never an error, so a full Tyk tyk.conf loads). It must not start
-anything: building services from the config is app.py's job.
+anything: building services from the config is app/'s job.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ class UptimeTestsConfig:
 @dataclass(frozen=True, slots=True)
 class LocalSessionCacheConfig:
     """Tyk's `local_session_cache`: on Redis, sessions read by requests are kept in the process for
-    `cached_session_timeout` seconds, dropped at once when any gateway changes them (session_cache)."""
+    `cached_session_timeout` seconds, dropped at once when any gateway changes them (identity/cache.py)."""
 
     disable_cached_session_state: bool = False
     cached_session_timeout: float = 10.0
