@@ -15,7 +15,7 @@ from gateway.packaged import TEMPLATES
 from gateway.templating.go.memo import RenderMemo
 from gateway.templating.template import Template, from_string, load_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh(template: Template, data: Mapping[str, Any]) -> str:
