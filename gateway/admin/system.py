@@ -20,7 +20,6 @@ from gateway.admin.common import REQUEST_MALFORMED, Malformed, TykJSON, error, r
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError, StoreError
 from gateway.log import get_logger
-from gateway.store.redis import RedisStore
 
 log = get_logger("admin")
 
@@ -49,7 +48,7 @@ def routes(gw: AdminGateway) -> list[Route]:
             check["output"] = "the store does not answer"
         check.update(componentType="datastore", time=rfc3339(time.time(), fraction=False))
         # Tyk has only Redis; a monitor reading `details.redis` on the embedded store would be misled.
-        component = "redis" if isinstance(gw.store, RedisStore) else "embedded"
+        component = gw.store.name
         return TykJSON(
             {
                 "status": check["status"],

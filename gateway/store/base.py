@@ -16,6 +16,8 @@ __all__ = ["Store", "StoreError"]
 
 @runtime_checkable
 class Store(Protocol):
+    name: str  # the backend, as `storage.type` names it ("embedded", "redis"); /hello reports it
+
     async def get(self, key: str) -> str | None:
         """The value, or None when absent or expired."""
         ...

@@ -49,6 +49,8 @@ class MemoryStore:
     StoreError. Use `storage.type: "redis"` to share state between processes.
     """
 
+    name = "embedded"
+
     def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float] | None = None) -> None:
         self.path = Path(path)
         self._now: Callable[[], float] = clock or time.monotonic

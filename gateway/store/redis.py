@@ -48,6 +48,8 @@ DEFAULT_TIMEOUT = 5.0
 class RedisStore:
     """`storage.type: "redis"`. Connects lazily: opening never fails, the first command may."""
 
+    name = "redis"
+
     def __init__(self, cfg: StorageConfig) -> None:
         self.address = f"{cfg.host}:{cfg.port}"
         self._cfg = cfg
