@@ -1,14 +1,15 @@
 """The middleware chain: ORDER (the one ordered tuple) and the per-API chain built from it at load.
 
-Each middleware class has `enabled(spec, config)` (decided once, at load) and `async on_request(ctx)`, which
-returns None to go on or raises Reject after firing its event; one that must see the proxy's outcome
-also has `on_response` and `close` (ResponseHook). The store-outage policy is `policy.store_failure`,
-so every limiting middleware fails open or closed the same way.
+Each middleware class has `enabled(spec, config)` (decided once, at load), a constructor taking the
+same two (most read only the spec; hook stages find user code through the config), and `async
+on_request(ctx)`, which returns None to go on or raises Reject after firing its event; one that must
+see the proxy's outcome also has `on_response` and `close` (ResponseHook). The store-outage policy is
+`policy.store_failure`, so every limiting middleware fails open or closed the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Protocol, cast, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
@@ -29,7 +30,7 @@ from gateway.context import RequestContext
 class Middleware(Protocol):
     name: ClassVar[str]
 
-    def __init__(self, spec: APISpec) -> None: ...
+    def __init__(self, spec: APISpec, config: Config) -> None: ...
 
     @staticmethod
     def enabled(spec: APISpec, config: Config) -> bool: ...
@@ -67,16 +68,12 @@ ORDER: tuple[type[Middleware], ...] = (
     PostHooks,  # Tyk's `post`: the last word on the request before the proxy
     CircuitBreaker,
 )
-# Hook stages import user code from middleware_path, which only the config names.
-_CONFIGURED: frozenset[type[Any]] = frozenset({PreHooks, PostAuthHooks, PostHooks})
 
 
 def build(spec: APISpec, config: Config = DEFAULT_CONFIG) -> tuple[Middleware, ...]:
     """The enabled middleware of one API, in ORDER; an API with none proxies straight through.
     ConfigError when a hook's file cannot be loaded (the caller skips that API)."""
-    return tuple(
-        cast(Any, m)(spec, config) if m in _CONFIGURED else m(spec) for m in ORDER if m.enabled(spec, config)
-    )
+    return tuple(m(spec, config) for m in ORDER if m.enabled(spec, config))
 
 
 def responders(chain: tuple[Middleware, ...]) -> tuple[ResponseHook, ...]:

@@ -21,7 +21,7 @@ from gateway.events.catalog import Event, VersionFailureMeta
 class AccessRights:
     name: ClassVar[str] = "access_rights"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.api_id = spec.api_id
         versioning = spec.versioning
         self.versioned = not versioning.not_versioned

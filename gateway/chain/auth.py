@@ -21,7 +21,7 @@ from gateway.events.catalog import AuthFailureMeta, Event
 class AuthToken:
     name: ClassVar[str] = "auth"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         assert spec.auth is not None
         self.auth: AuthTokenSpec = spec.auth
         self.org_id = spec.org_id

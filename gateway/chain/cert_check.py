@@ -24,7 +24,7 @@ TLS_NOT_ENABLED = "TLS not enabled"
 class CertificateCheck:
     name: ClassVar[str] = "cert_check"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.api_id = spec.api_id
 
     @staticmethod

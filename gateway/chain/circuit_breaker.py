@@ -143,7 +143,7 @@ class Breaker:
 class CircuitBreaker:
     name: ClassVar[str] = "circuit_breaker"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.api_id, self.org_id = spec.api_id, spec.org_id
         self.prefix = spec.listen_path.rstrip("/")
         # Matching is decided here, once: (method, compiled pattern, breaker) per configured entry.

@@ -18,7 +18,7 @@ from gateway.events.catalog import Event, KeyExpiredMeta
 class KeyExpiry:
     name: ClassVar[str] = "key_expiry"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.spec = spec
 
     @staticmethod

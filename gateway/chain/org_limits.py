@@ -32,7 +32,7 @@ ORG_RATE_MESSAGE = "Organisation rate limit has been exceeded"
 class OrgLimits:
     name: ClassVar[str] = "org_limits"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.org_id = spec.org_id
         self.limiter_key = f"rate-limit-org-{spec.org_id}"
         self.quota_key = QUOTA_PREFIX + spec.org_id

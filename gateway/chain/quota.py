@@ -46,7 +46,7 @@ def quota_counter(ctx: RequestContext, session: Session, api_id: str) -> str:
 class KeyQuota:
     name: ClassVar[str] = "quota"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.api_id = spec.api_id
 
     @staticmethod

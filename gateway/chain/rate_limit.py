@@ -48,7 +48,7 @@ async def _limit(
 class KeyRateLimit:
     name: ClassVar[str] = "key_rate_limit"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         self.api_id = spec.api_id
 
     @staticmethod
@@ -97,7 +97,7 @@ class KeyRateLimit:
 class APIRateLimit:
     name: ClassVar[str] = "api_rate_limit"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         assert spec.rate_limit is not None
         self.rate = spec.rate_limit.rate
         self.per = spec.rate_limit.per

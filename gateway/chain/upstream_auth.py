@@ -37,7 +37,7 @@ _log_throttle = Throttle(30.0)
 class UpstreamOAuth:
     name: ClassVar[str] = "upstream_oauth"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         assert spec.upstream_oauth is not None
         self.oauth: UpstreamOAuthSpec = spec.upstream_oauth
         self.api_id = spec.api_id

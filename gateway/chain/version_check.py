@@ -113,7 +113,7 @@ class Selector:
 class VersionCheck:
     name: ClassVar[str] = "version_check"
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, config: Config) -> None:
         v = self.v = spec.versioning
         self.selector = Selector(spec)
         self.api_header = _http_date(v.api_expires) if v.api_expires is not None else None

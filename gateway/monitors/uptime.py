@@ -81,8 +81,9 @@ class Owner:
 
 
 class HostChecker:
-    """Built by app/gateway.py with the store, `bus.fire` and the shared DownHosts; `set_specs` on every (re)load,
-    `start`/`stop` with the gateway. `probe_fn` and `node_id` replace the real probe and id in tests."""
+    """Built by app/gateway.py with the store, `bus.fire` and the shared DownHosts; `set_specs` on every
+    (re)load, `start`/`stop` with the gateway. `probe_fn` and `node_id` replace the real probe and id in
+    tests."""
 
     def __init__(
         self,

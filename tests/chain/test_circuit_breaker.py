@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gateway.apidef.model import APISpec, BreakerSpec
+from gateway.chain import DEFAULT_CONFIG
 from gateway.chain.circuit_breaker import (
     BACKOFF_START,
     SERVICE_UNAVAILABLE,
@@ -229,7 +230,7 @@ RESET = [("BreakerTriggered", "Breaker Reset", 1), ("BreakerReset", "Breaker Res
 
 async def test_matching_is_by_method_and_pattern_below_the_listen_path(services: Services) -> None:
     spec = api(settings(path="/status/{code}"), settings(path="/status/.*", method="POST"))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     first, second = (breaker for _, _, breaker in mw.entries)
     assert mw._find(ctx(services, spec, "/a/status/500")) is first
     assert mw._find(ctx(services, spec, "/a/status/500", "POST")) is second
@@ -240,7 +241,7 @@ async def test_matching_is_by_method_and_pattern_below_the_listen_path(services:
 
 async def test_trip_refuse_and_probe_reset_fire_one_pair_each(services: Services, recorder: Recorder) -> None:
     spec = api(settings(samples=2, threshold=0.5))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     clock: Clock = services.clock  # type: ignore[assignment]
     assert [await attempt(mw, ctx(services, spec), 500) for _ in range(4)] == [500, 500, 503, 503]
     mw.on_response(ctx(services, spec), 502)  # a late failure from before the trip: no second pair
@@ -260,7 +261,7 @@ async def test_trip_refuse_and_probe_reset_fire_one_pair_each(services: Services
 
 async def test_probe_failure_trips_again(services: Services, recorder: Recorder) -> None:
     spec = api(settings(samples=1))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     clock: Clock = services.clock  # type: ignore[assignment]
     assert await attempt(mw, ctx(services, spec), None) == 0  # aborted: no verdict, no trip
     assert await attempt(mw, ctx(services, spec), 504) == 504  # a timeout is a failure
@@ -274,7 +275,7 @@ async def test_probe_failure_trips_again(services: Services, recorder: Recorder)
 
 async def test_the_timer_resets_once_without_traffic(services: Services, recorder: Recorder) -> None:
     spec = api(settings(samples=1, half_open=False, return_to_service_after=0.05))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     clock: Clock = services.clock  # type: ignore[assignment]
     await attempt(mw, ctx(services, spec), 500)
     assert len(mw._timers) == 1
@@ -292,7 +293,7 @@ async def test_a_request_after_the_deadline_resets_before_the_timer(
     services: Services, recorder: Recorder
 ) -> None:
     spec = api(settings(samples=1, half_open=False, return_to_service_after=30.0))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     clock: Clock = services.clock  # type: ignore[assignment]
     await attempt(mw, ctx(services, spec), 500)
     clock.now += 30
@@ -304,7 +305,7 @@ async def test_a_request_after_the_deadline_resets_before_the_timer(
 
 async def test_close_cancels_the_timers(services: Services, recorder: Recorder) -> None:
     spec = api(settings(samples=1, return_to_service_after=30.0))
-    mw = CircuitBreaker(spec)
+    mw = CircuitBreaker(spec, DEFAULT_CONFIG)
     await attempt(mw, ctx(services, spec), 500)
     (handle,) = mw._timers.values()
     mw.close()

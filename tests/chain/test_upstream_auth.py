@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from gateway.apidef.model import APISpec, UpstreamOAuthSpec
+from gateway.chain import DEFAULT_CONFIG
 from gateway.chain.upstream_auth import NO_LIFETIME_TTL, UpstreamOAuth
 from gateway.config.model import StorageConfig, from_dict
 from gateway.context import RequestContext, Services
@@ -71,14 +72,14 @@ async def test_the_clock_decides_when_the_token_is_fetched_again(
         clock = services.clock
         assert isinstance(clock, Clock)
         api = oauth_api(served.url + "/token", method="client_secret_basic")
-        mw = UpstreamOAuth(api)
+        mw = UpstreamOAuth(api, DEFAULT_CONFIG)
         ctx = await call(mw, services, {"Authorization": "mine"})
         assert ctx.extra_request_headers == [("Authorization", "Bearer tok-1")]
         assert ctx.drop_headers == {b"authorization"}
         clock.now += 59
         assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
         # A new middleware (a reload) finds the token in the store, not at the endpoint.
-        again = UpstreamOAuth(api)
+        again = UpstreamOAuth(api, DEFAULT_CONFIG)
         assert (await call(again, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
         assert len(tokens.requests) == 1
         clock.now += 1
@@ -95,7 +96,7 @@ async def test_a_token_without_lifetime_is_kept_for_an_hour(
     async with httpx.AsyncClient() as http:
         services = await services_for(store, tmp_path, http)
         assert isinstance(services.clock, Clock)
-        mw = UpstreamOAuth(oauth_api(served.url))
+        mw = UpstreamOAuth(oauth_api(served.url), DEFAULT_CONFIG)
         await call(mw, services)
         services.clock.now += NO_LIFETIME_TTL - 1
         await call(mw, services)
@@ -113,7 +114,7 @@ async def test_a_store_outage_costs_a_token_request_not_the_request(
     down = open_store(StorageConfig(type="redis", host="127.0.0.1", port=unused_port()))
     async with httpx.AsyncClient() as http:
         services = await services_for(down, tmp_path, http)
-        mw = UpstreamOAuth(oauth_api(served.url))
+        mw = UpstreamOAuth(oauth_api(served.url), DEFAULT_CONFIG)
         assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
         assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
     assert len(tokens.requests) == 1  # the in-process copy still serves
@@ -124,7 +125,7 @@ async def test_failure_records_the_event_and_rejects(tmp_path: Path) -> None:
     store = open_store(StorageConfig(type="embedded", path=str(tmp_path / "d")))
     services = await services_for(store, tmp_path, None)  # no token client at all
     api = dataclasses.replace(oauth_api("http://127.0.0.1:1/t"), api_id="api9")
-    mw = UpstreamOAuth(api)
+    mw = UpstreamOAuth(api, DEFAULT_CONFIG)
     ctx = RequestContext(api, request(), services)
     with pytest.raises(Reject) as caught:
         await mw.on_request(ctx)

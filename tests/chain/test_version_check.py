@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.apidef.model import APISpec, AuthTokenSpec, VersionSpec
+from gateway.chain import DEFAULT_CONFIG
 from gateway.chain import version_check as vc
 from gateway.chain.auth import AuthToken
 from gateway.context import RequestContext, Services
@@ -129,7 +130,9 @@ async def test_query_and_header_stripping_compose_with_strip_auth(services: Serv
     ctx = ctx_for(services, b"/a/x", "a=1&ver=v2&k=secret&ver=v3")
     assert sel.requested(ctx) == "v2" and ctx.query == b"a=1&k=secret"
     assert sel.requested(ctx) == "v2" and ctx.query == b"a=1&k=secret"
-    auth = AuthToken(spec(auth=AuthTokenSpec(use_param=True, param_name="k", strip_auth_data=True)))
+    auth = AuthToken(
+        spec(auth=AuthTokenSpec(use_param=True, param_name="k", strip_auth_data=True)), DEFAULT_CONFIG
+    )
     await add_key(services, "secret")
     await auth.on_request(ctx)
     assert ctx.query == b"a=1"  # both the version and the credential are gone
