@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
+from gateway.chain.keyed import KeyStep
 from gateway.chain.version_check import FAILURE
 from gateway.config.model import Config
 from gateway.context import RequestContext
@@ -18,20 +19,16 @@ from gateway.errors import ACCESS_DISALLOWED, Reject
 from gateway.events.catalog import Event, VersionFailureMeta
 
 
-class AccessRights:
+class AccessRights(KeyStep):
     name: ClassVar[str] = "access_rights"
 
     def __init__(self, spec: APISpec, config: Config) -> None:
-        self.api_id = spec.api_id
+        super().__init__(spec, config)
         versioning = spec.versioning
         self.versioned = not versioning.not_versioned
         self.default = versioning.default_version
         self.fallback = versioning.fallback_to_default
         self.known = frozenset(versioning.versions)
-
-    @staticmethod
-    def enabled(spec: APISpec, config: Config) -> bool:
-        return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:
         rights = ctx.session.access_rights if ctx.session is not None else {}

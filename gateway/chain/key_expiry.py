@@ -8,22 +8,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.apidef.model import APISpec
-from gateway.config.model import Config
+from gateway.chain.keyed import KeyStep
 from gateway.context import RequestContext
 from gateway.errors import KEY_EXPIRED, KEY_INACTIVE, Reject
 from gateway.events.catalog import Event, KeyExpiredMeta
 
 
-class KeyExpiry:
+class KeyExpiry(KeyStep):
     name: ClassVar[str] = "key_expiry"
-
-    def __init__(self, spec: APISpec, config: Config) -> None:
-        self.spec = spec
-
-    @staticmethod
-    def enabled(spec: APISpec, config: Config) -> bool:
-        return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:
         session = ctx.session

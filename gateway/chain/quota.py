@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from gateway.apidef.model import APISpec
+from gateway.chain.keyed import KeyStep
 from gateway.chain.policy import store_failure
-from gateway.config.model import Config
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta
@@ -43,15 +42,8 @@ def quota_counter(ctx: RequestContext, session: Session, api_id: str) -> str:
     return ctx.services.sessions.quota_key(ctx.key, session.quota_scope(api_id))
 
 
-class KeyQuota:
+class KeyQuota(KeyStep):
     name: ClassVar[str] = "quota"
-
-    def __init__(self, spec: APISpec, config: Config) -> None:
-        self.api_id = spec.api_id
-
-    @staticmethod
-    def enabled(spec: APISpec, config: Config) -> bool:
-        return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:
         session = ctx.session

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from gateway.apidef.model import APISpec
+from gateway.chain.keyed import KeyStep
 from gateway.chain.policy import store_failure
 from gateway.chain.quota import quota_counter
 from gateway.chain.smoothing import allowance
@@ -45,15 +46,8 @@ async def _limit(
     return allowed
 
 
-class KeyRateLimit:
+class KeyRateLimit(KeyStep):
     name: ClassVar[str] = "key_rate_limit"
-
-    def __init__(self, spec: APISpec, config: Config) -> None:
-        self.api_id = spec.api_id
-
-    @staticmethod
-    def enabled(spec: APISpec, config: Config) -> bool:
-        return spec.auth is not None
 
     async def on_request(self, ctx: RequestContext) -> None:
         session = ctx.session
