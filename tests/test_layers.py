@@ -94,6 +94,13 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.usercode",
     ),
     "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
+    # The Redis outbox rides the Redis store's connection: the one place delivery/ names a backend.
+    "gateway.delivery.outboxes": (
+        "gateway.delivery",
+        "gateway.store.base",
+        "gateway.store.redis",
+        "gateway.config",
+    ),
     "gateway.monitors": (
         "gateway.monitors",
         "gateway.apidef.model",

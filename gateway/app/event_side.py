@@ -9,7 +9,6 @@ decides nothing about when events fire.
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,13 +17,10 @@ import httpx
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config.model import Config
+from gateway.delivery import outboxes
 from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.history import DeliveryLog
-from gateway.delivery.model import Outbox, RetryPolicy
-from gateway.delivery.outbox_file import FileOutbox
-from gateway.delivery.outbox_memory import MemoryOutbox
-from gateway.delivery.outbox_redis import RedisOutbox
-from gateway.delivery.record import RecordCodec
+from gateway.delivery.model import RetryPolicy
 from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, StoreError
 from gateway.events import routes as event_routes
@@ -36,7 +32,6 @@ from gateway.identity.sessions import Session, SessionStore
 from gateway.log import get_logger
 from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store
-from gateway.store.redis import RedisStore
 
 log = get_logger("app")
 
@@ -56,7 +51,7 @@ class HandlerLayer:
         self.store = store
         self.sessions = sessions
         self.http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
-        self.outbox = _open_outbox(config, store)
+        self.outbox = outboxes.open_outbox(config, store)
         self.delivery_log = DeliveryLog(config.events.delivery_log_size)
         self.sender = Sender(self.http, self.delivery_log)
         self.deliverer = Deliverer(self.outbox, self.sender, store, config.events.delivery_concurrency)
@@ -178,26 +173,3 @@ class HandlerLayer:
                 where = "API definitions" if api_id == event_routes.GATEWAY else "tyk.conf"
                 log.warning("%s: handlers for %s never fire here; register them in %s", owner, event, where)
             routes.setdefault((api_id, event), []).extend(found)
-
-
-def _open_outbox(config: Config, store: Store) -> Outbox:
-    """The store's outbox (a stream on Redis, a file next to the embedded store), or memory only."""
-    events = config.events
-    if not events.outbox:
-        return MemoryOutbox()
-    codec = RecordCodec(config.secret)
-    if isinstance(store, RedisStore):
-        return RedisOutbox(
-            store.client,
-            codec,
-            outbox_consumer(config),
-            claim_idle=events.outbox_claim_idle,
-            address=store.address,
-        )
-    return FileOutbox(config.storage.path, codec)
-
-
-def outbox_consumer(config: Config) -> str:
-    """This gateway's name in the outbox's consumer group: stable across restarts, so a restarted
-    gateway finds the deliveries it had taken (`events.outbox_consumer`, else host:port)."""
-    return config.events.outbox_consumer or f"{socket.gethostname()}:{config.listen_port}"

@@ -17,8 +17,8 @@ import socket
 from collections.abc import Callable
 from types import FrameType
 
-from gateway.app.event_side import outbox_consumer
 from gateway.config.model import Config
+from gateway.delivery.outboxes import consumer_name
 from gateway.errors import ConfigError
 from gateway.log import get_logger
 
@@ -45,7 +45,7 @@ def bind(config: Config) -> socket.socket:
 
 
 def worker_config(config: Config, index: int) -> Config:
-    events = dataclasses.replace(config.events, outbox_consumer=f"{outbox_consumer(config)}/{index}")
+    events = dataclasses.replace(config.events, outbox_consumer=f"{consumer_name(config)}/{index}")
     return dataclasses.replace(config, events=events)
 
 
