@@ -12,8 +12,8 @@ import os
 from collections.abc import Awaitable, Callable
 
 from gateway.errors import ConfigError, StoreError
-from gateway.identity.cache import Notifier
 from gateway.log import get_logger
+from gateway.store.base import Store
 
 log = get_logger("cluster")
 
@@ -21,8 +21,8 @@ CHANNEL = "gateway.reload"
 
 
 class GroupReload:
-    def __init__(self, store: object, reload: Callable[[], Awaitable[None]]) -> None:
-        self._notifier = store if isinstance(store, Notifier) else None
+    def __init__(self, store: Store, reload: Callable[[], Awaitable[None]]) -> None:
+        self._notifier = store.pubsub()
         self._reload = reload
         self._me = os.urandom(8).hex()  # our own notices come back to us: they are skipped
         self._listener: asyncio.Task[None] | None = None

@@ -13,32 +13,22 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from gateway.config.model import Config
 from gateway.errors import StoreError
 from gateway.log import get_logger
+from gateway.store.base import PubSub, Store
 
 log = get_logger("sessions")
 
-CHANNEL = "gateway.identity.sessions.changed"
+CHANNEL = "gateway.sessions.changed"  # a wire name: every gateway on the Redis must agree on it
 MAX_ENTRIES = 100_000  # bounds memory when clients send many unknown keys (absences are cached too)
 MISS = object()
 
 
-@runtime_checkable
-class Notifier(Protocol):
-    """What the cache needs from the store (RedisStore has both)."""
-
-    async def publish(self, channel: str, message: str) -> None: ...
-
-    async def listen(
-        self, channel: str, on_message: Callable[[str], None], on_state: Callable[[bool], None]
-    ) -> None: ...
-
-
 class SessionCache:
-    def __init__(self, notifier: Notifier, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, notifier: PubSub, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._notifier = notifier
         self._ttl = ttl
         self._clock = clock
@@ -102,9 +92,10 @@ class SessionCache:
             self._entries.pop(name, None)
 
 
-def for_store(config: Config, store: object) -> SessionCache | None:
+def for_store(config: Config, store: Store) -> SessionCache | None:
     """A cache when the store is shared and can publish (Redis) and tyk.conf does not turn it off."""
     settings = config.local_session_cache
     if settings.disable_cached_session_state or settings.cached_session_timeout <= 0:
         return None
-    return SessionCache(store, settings.cached_session_timeout) if isinstance(store, Notifier) else None
+    pubsub = store.pubsub()
+    return SessionCache(pubsub, settings.cached_session_timeout) if pubsub is not None else None

@@ -7,11 +7,12 @@ Two backends implement it: `memory.MemoryStore` (embedded, durable on disk, one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from gateway.errors import StoreError
 
-__all__ = ["Store", "StoreError"]
+__all__ = ["PubSub", "Store", "StoreError"]
 
 
 @runtime_checkable
@@ -72,10 +73,28 @@ class Store(Protocol):
         """A `limits.aio.storage.Storage` on the same backend, for the moving-window limiter."""
         ...
 
+    def pubsub(self) -> PubSub | None:
+        """Messages between the gateways sharing this store (Redis), or None where there is no one to
+        tell (the embedded store serves one process). Session cache drops and group reloads use it."""
+        ...
+
     async def ping(self) -> bool:
         """True when the backend answers (health check)."""
         ...
 
     async def close(self) -> None:
         """Flush and release connections and files."""
+        ...
+
+
+class PubSub(Protocol):
+    """The store's capability to tell every gateway on it something at once."""
+
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    async def listen(
+        self, channel: str, on_message: Callable[[str], None], on_state: Callable[[bool], None]
+    ) -> None:
+        """Deliver `channel`'s messages until cancelled; `on_state(True)` once subscribed, `(False)` when
+        the subscription is lost (messages may be missed until the next True)."""
         ...

@@ -155,6 +155,9 @@ class MemoryStore:
             self._limits = WindowStorage()
         return self._limits
 
+    def pubsub(self) -> None:
+        return None  # one process: nothing to tell anyone
+
     async def ping(self) -> bool:
         return self._journal is not None
 

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from gateway.config.model import StorageConfig
 from gateway.errors import StoreError
 from gateway.log import get_logger
+from gateway.store.base import PubSub
 from gateway.store.resp import RespClient, RespError, digest
 
 log = get_logger("store")
@@ -145,6 +146,9 @@ class RedisStore:
         with self._errors():
             admitted, count, reset_ms = await self._fast.evalsha(HIT_AND_COUNT, _HIT_SHA, keys, args)
         return bool(admitted), int(count), int(reset_ms) / 1000
+
+    def pubsub(self) -> PubSub:
+        return self  # one Redis carries the messages of every gateway on it
 
     async def publish(self, channel: str, message: str) -> None:
         with self._errors():
