@@ -46,12 +46,12 @@ class HookSpec:
 
 @dataclass(frozen=True, slots=True)
 class HandlerSpec:
-    """One event handler as written in the definition, normalised to Tyk Classic names.
+    """One event handler as written in the definition, its meta normalised to Tyk Classic keys.
 
-    `kind` is the Classic handler_name (`eh_web_hook_handler`, `eh_log_handler`, `eh_dynamic_handler`,
-    `cp_dynamic_handler`); OAS `webhook`/`log`/`custom` entries arrive here already mapped, with their
-    meta translated to Classic keys (url -> target_path, cooldownPeriod -> event_timeout, ...).
-    `where` is the JSON path of the entry, for error messages.
+    `kind` is the name the definition gave: a Classic handler_name (`eh_web_hook_handler`, ...) or an
+    OAS type (`webhook`, ...); the handler registry (handlers/registry.py) knows both. OAS meta arrives
+    translated to Classic keys (url -> target_path, cooldownPeriod -> event_timeout, ...). `where` is
+    the JSON path of the entry, for error messages.
     """
 
     event: str

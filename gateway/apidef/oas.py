@@ -17,7 +17,6 @@ from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
 
 X = "$.x-tyk-api-gateway"
-KINDS = {"webhook": "eh_web_hook_handler", "log": "eh_log_handler", "custom": "eh_dynamic_handler"}
 UNSUPPORTED_MODES = (
     ("hmac", "HMAC request signing"),
     ("oidc", "OpenID Connect"),
@@ -186,7 +185,7 @@ def _handlers(r: Reader, server: dict[str, Any]) -> tuple[HandlerSpec, ...]:
         out.append(
             HandlerSpec(
                 event=trigger,
-                kind=KINDS.get(kind, kind),
+                kind=kind,  # the registry knows OAS types as well as Classic names
                 meta=_meta(r, entry, kind, at),
                 where=f"{r.where} {at}",
             )

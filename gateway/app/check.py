@@ -156,7 +156,7 @@ def _stored_reference(spec: HandlerSpec, known: Mapping[str, Any]) -> bool:
     """A webhook entry naming a global webhook by id that tyk.conf lacks (the store may hold it)."""
     meta = spec.meta
     return (
-        spec.kind == WebhookHandler.kind
+        registry.classic_name(spec.kind) == WebhookHandler.kind
         and bool(meta.get("id"))
         and not meta.get("target_path")
         and str(meta.get("id")) not in known

@@ -64,7 +64,7 @@ async def deps(tmp_path: Path) -> AsyncIterator[HandlerDeps]:
 def build(
     deps: HandlerDeps, meta: dict[str, Any], kind: str = "eh_dynamic_handler", api: str = "a1"
 ) -> Handler:
-    return REGISTRY[kind](meta, HandlerScope(api, "org1", f"apps/{api}.json $.event_handlers"), deps)
+    return REGISTRY[kind].factory(meta, HandlerScope(api, "org1", f"apps/{api}.json $.event_handlers"), deps)
 
 
 def message(api: str = "a1") -> EventMessage:

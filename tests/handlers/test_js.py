@@ -53,7 +53,9 @@ def write(deps: HandlerDeps, file: str, text: str) -> None:
 
 
 def build(deps: HandlerDeps, meta: dict[str, Any], api: str = "a1") -> Handler:
-    return REGISTRY["eh_dynamic_handler"](meta, HandlerScope(api, "org1", f"apps/{api}.json $.handler"), deps)
+    return REGISTRY["eh_dynamic_handler"].factory(
+        meta, HandlerScope(api, "org1", f"apps/{api}.json $.handler"), deps
+    )
 
 
 def message(api: str = "a1") -> EventMessage:
