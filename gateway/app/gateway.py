@@ -8,6 +8,7 @@ the only module that knows every room; nothing imports it but the command line a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -66,6 +67,8 @@ class Gateway:
         # The server's TLS contexts (None without use_ssl): built now, as uvicorn needs them before startup.
         self.server_tls = tls.server_tls(config)
         self.started = False
+        # What start opened, closed last-opened-first on stop or on a failed start, whatever got opened.
+        self._opened = contextlib.AsyncExitStack()
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class Gateway:
     async def _start(self) -> None:
         cfg = self.config
         self.store: Store = open_store(cfg.storage)
+        self._opened.push_async_callback(self.store.close)
         self.sessions = SessionStore(
             self.store,
             hash_keys=cfg.hash_keys,
@@ -92,8 +96,12 @@ class Gateway:
             upstream = FastUpstream()  # aiohttp behind it for what the fast path does not carry
             await upstream.start()
             self._upstream = upstream
+        if isinstance(self._upstream, FastUpstream):
+            self._opened.push_async_callback(self._upstream.close)
         self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
+        self._opened.push_async_callback(self._oauth_http.aclose)
         self.handlers = HandlerLayer(cfg, self.store, self.sessions)
+        self._opened.push_async_callback(self.handlers.close)
         self.handlers.configure()
         if self.handlers.monitor is not None:
             self.sessions.on_quota_reset = self.handlers.monitor.forget
@@ -118,8 +126,10 @@ class Gateway:
         self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
         if self.sessions.cache is not None:
             self.sessions.cache.start()
+            self._opened.push_async_callback(self.sessions.cache.stop)
         self.group = GroupReload(self.store, self.reload)
         self.group.start()
+        self._opened.push_async_callback(self.group.stop)
         await self.reload()
         await self.bus.start()
         self.handlers.start()
@@ -151,23 +161,8 @@ class Gateway:
 
     async def _release(self) -> None:
         """Close the outbox, the clients and the store: whichever of them were opened."""
-        sessions: SessionStore | None = getattr(self, "sessions", None)
-        if sessions is not None and sessions.cache is not None:
-            await sessions.cache.stop()
-        group: GroupReload | None = getattr(self, "group", None)
-        if group is not None:
-            await group.stop()
-        layer: HandlerLayer | None = getattr(self, "handlers", None)
-        if layer is not None:
-            await layer.close()
-        oauth: httpx.AsyncClient | None = getattr(self, "_oauth_http", None)
-        if oauth is not None:
-            await oauth.aclose()
-        if isinstance(self._upstream, FastUpstream):
-            await self._upstream.close()
-        store: Store | None = getattr(self, "store", None)
-        if store is not None:
-            await store.close()
+        opened, self._opened = self._opened, contextlib.AsyncExitStack()
+        await opened.aclose()
 
     async def reload(self) -> None:
         """Load app_path into a new routing table and handler set, then swap both in at once.
