@@ -25,7 +25,7 @@ from gateway.certs.registry import upstream_ref
 from gateway.config import check as config_check
 from gateway.config import model as config_mod
 from gateway.errors import ConfigError, StoreError
-from gateway.handlers import registry
+from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.identity.sessions import SessionStore
@@ -154,10 +154,7 @@ def _handler_lines(specs: Sequence[HandlerSpec], scope: HandlerScope, layer: Han
 
 def _stored_reference(spec: HandlerSpec, known: Mapping[str, Any]) -> bool:
     """A webhook entry naming a global webhook by id that tyk.conf lacks (the store may hold it)."""
-    meta = spec.meta
-    return (
-        registry.classic_name(spec.kind) == WebhookHandler.kind
-        and bool(meta.get("id"))
-        and not meta.get("target_path")
-        and str(meta.get("id")) not in known
-    )
+    if registry.classic_name(spec.kind) != WebhookHandler.kind:
+        return False
+    webhook_id = global_webhooks.reference(spec.meta)
+    return webhook_id is not None and webhook_id not in known

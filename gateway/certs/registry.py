@@ -153,30 +153,35 @@ async def resolve(spec: APISpec, store: CertStore, config: Config) -> APICerts |
 async def _unpresented(spec: APISpec, store: CertStore, presented: str) -> list[CertUse]:
     """The API's upstream certificates other than the `presented` reference, for the expiry scan. They
     cannot fail the load (Tyk never reads them): a bad reference is logged and left out."""
-    uses: list[CertUse] = []
-    for ref in dict.fromkeys(ref for _, ref in spec.certs.upstream):
-        if ref == presented:
-            continue
-        try:
-            cert = await store.resolve(ref)
-        except CertError as exc:
-            path = certdef.where(spec.certs, spec.format, ref, "upstream")
-            log.warning("%s: %s: certificate %r: %s", spec.source or spec.api_id, path, ref, exc)
-            continue
-        uses.append(CertUse(cert, spec.api_id, spec.org_id, "upstream"))
-    return uses
+    source = spec.source or spec.api_id
+    refs = [
+        (f"{source}: {certdef.where(spec.certs, spec.format, ref, 'upstream')}", ref)
+        for ref in dict.fromkeys(ref for _, ref in spec.certs.upstream)
+        if ref != presented
+    ]
+    return await _scanned(refs, store, spec.api_id, spec.org_id)
 
 
 async def global_upstream(config: Config, store: CertStore) -> list[CertUse]:
     """tyk.conf's `security.certificates.upstream`, for the expiry scan whether or not an API presents
     them (api_id "": their events go to tyk.conf's handlers). A bad one is logged: those an API uses
     fail that API's load in `resolve`, and the gateway must keep serving the rest."""
+    refs = [
+        (f"tyk.conf: security.certificates.upstream.{host}", str(ref))
+        for host, ref in config.security.certificates.upstream.items()
+    ]
+    return await _scanned(refs, store, "", "")
+
+
+async def _scanned(refs: list[tuple[str, str]], store: CertStore, api_id: str, org_id: str) -> list[CertUse]:
+    """Upstream certificates kept for the expiry scan only: each `(where, ref)` resolved, and one that
+    fails logged at `where` and left out, since nothing presents it and nothing may fail for it."""
     uses: list[CertUse] = []
-    for host, ref in config.security.certificates.upstream.items():
+    for where, ref in refs:
         try:
-            cert = await store.resolve(str(ref))
+            cert = await store.resolve(ref)
         except CertError as exc:
-            log.warning("tyk.conf: security.certificates.upstream.%s: certificate %r: %s", host, ref, exc)
+            log.warning("%s: certificate %r: %s", where, ref, exc)
             continue
-        uses.append(CertUse(cert, "", "", "upstream"))
+        uses.append(CertUse(cert, api_id, org_id, "upstream"))
     return uses

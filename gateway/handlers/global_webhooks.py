@@ -82,13 +82,19 @@ async def all_webhooks(store: Store, configured: Mapping[str, dict[str, Any]]) -
     return {**found, **configured}
 
 
-def resolve(meta: Mapping[str, Any], webhooks: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, Any]:
-    """A webhook handler's meta with its global reference filled in: an entry with an `id` and no
-    `target_path` takes the global webhook's fields, then every non-empty field of its own."""
+def reference(meta: Mapping[str, Any]) -> str | None:
+    """The global webhook a webhook handler's meta names: an `id` without a `target_path` of its own."""
     webhook_id = meta.get("id")
-    if not webhook_id or meta.get("target_path"):
+    return str(webhook_id) if webhook_id and not meta.get("target_path") else None
+
+
+def resolve(meta: Mapping[str, Any], webhooks: Mapping[str, Mapping[str, Any]], where: str) -> dict[str, Any]:
+    """A webhook handler's meta with its global reference filled in: an entry naming one takes the
+    global webhook's fields, then every non-empty field of its own."""
+    webhook_id = reference(meta)
+    if webhook_id is None:
         return dict(meta)
-    found = webhooks.get(str(webhook_id))
+    found = webhooks.get(webhook_id)
     if found is None:
         raise ConfigError(
             where, f'"id": no global webhook {webhook_id!r} (tyk.conf webhooks or /tyk/webhooks)'
