@@ -37,15 +37,17 @@ def find_template(value: str | None, where: str, config_dir: str, template_dir: 
     Found nowhere: a ConfigError naming `where` and the value."""
     if value is not None and not isinstance(value, str):
         raise ConfigError(where, f'"template_path": expected a string, got {value!r}')
-    if not value:
-        candidates = [Path(template_dir) / "default_webhook.json", TEMPLATES / "default_webhook.json"]
-    elif Path(value).is_absolute():
-        candidates = [Path(value)]
+    given = Path(value or "default_webhook.json")
+    if value and given.is_absolute():
+        found = given if given.is_file() else None
     else:
-        given = Path(value)
-        candidates = [Path(config_dir) / given, Path.cwd() / given]
-        candidates += [Path(template_dir) / given.name, TEMPLATES / given.name]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(where, f'"template_path": file not found: {value!r}')
+        as_given = (Path(config_dir) / given, Path.cwd() / given) if value else ()
+        found = next((p for p in as_given if p.is_file()), None) or template_by_name(given.name, template_dir)
+    if found is None:
+        raise ConfigError(where, f'"template_path": file not found: {value!r}')
+    return found
+
+
+def template_by_name(name: str, template_dir: str | Path) -> Path | None:
+    """A template found by file name alone: tyk.conf `template_path`'s, else the packaged one."""
+    return next((p for p in (Path(template_dir) / name, TEMPLATES / name) if p.is_file()), None)

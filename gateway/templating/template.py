@@ -19,7 +19,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from gateway.errors import ConfigError, HandlerError, render_error, xml_escape
 from gateway.log import Throttle, get_logger
-from gateway.packaged import TEMPLATES
+from gateway.packaged import template_by_name
 from gateway.templating.go import ARITY, FUNCTIONS, GoTemplateError, go_field, go_range, go_str, translate
 from gateway.templating.go.memo import RenderMemo, field_chains, memoizable
 
@@ -151,18 +151,16 @@ class ErrorPages:
     def __init__(self, template_dir: str | Path) -> None:
         folder = Path(template_dir)
         self._templates = {
-            False: self._optional(folder / "error.json", True),
-            True: self._optional(folder / "error.xml", False),
+            False: self._optional(folder, "error.json", True),
+            True: self._optional(folder, "error.xml", False),
         }
         self._cache: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
         self._throttle = Throttle(60.0)
 
     @staticmethod
-    def _optional(path: Path, json_escape: bool) -> Template | None:
-        for candidate in (path, TEMPLATES / path.name):
-            if candidate.is_file():
-                return load_template(candidate, json_escape=json_escape)
-        return None
+    def _optional(folder: Path, name: str, json_escape: bool) -> Template | None:
+        found = template_by_name(name, folder)
+        return load_template(found, json_escape=json_escape) if found is not None else None
 
     def render(self, message: str, xml: bool = False) -> tuple[bytes, bytes]:
         """(body, content type) of the error page for `message`."""
