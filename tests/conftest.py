@@ -6,17 +6,25 @@
   in any test that writes to Redis.
 - `store`: an open Store, once per backend ("embedded" in tmp_path, "redis" on `redis_flush`), closed
   after the test. A store-backed test takes `store` and so runs against both.
+
+A test that runs past HANG_LIMIT seconds (setup, call and teardown together) fails with the stacks of
+its asyncio tasks printed, so a hang names where it waits instead of stalling the whole run.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -26,12 +34,49 @@ from gateway.store.registry import open_store
 
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
+# The slowest test (the install test) takes about 30 s; nothing legitimate comes near this.
+HANG_LIMIT = float(os.environ.get("TEST_HANG_LIMIT", "240"))
+# After the first expiry, teardown gets this long before the run is ended outright.
+HANG_GRACE = 60.0
+
+
+_hang_failed = [False]  # whether the guard already failed the running test (then teardown hangs too)
+
+
+def _on_hang(signum: int, frame: FrameType | None) -> None:
+    """SIGALRM: print where every asyncio task waits (a thread dump shows only the loop's select), then
+    fail the test; if it is still stuck HANG_GRACE s later (its teardown hangs too), end the run."""
+    loop = asyncio._get_running_loop()
+    tasks = asyncio.all_tasks(loop) if loop is not None else set()
+    print(f"\n--- test ran past its limit: {len(tasks)} asyncio tasks ---", file=sys.stderr)
+    for task in tasks:
+        task.print_stack(file=sys.stderr)
+    if _hang_failed[0]:
+        print("--- still stuck after the grace period: ending the run ---", file=sys.stderr, flush=True)
+        os._exit(3)
+    _hang_failed[0] = True
+    signal.setitimer(signal.ITIMER_REAL, HANG_GRACE)
+    pytest.fail(f"test ran past {HANG_LIMIT:g} s (its asyncio tasks are printed above)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """Arm the hang guard around one test's setup, call and teardown."""
+    _hang_failed[0] = False
+    previous = signal.signal(signal.SIGALRM, _on_hang)
+    signal.setitimer(signal.ITIMER_REAL, HANG_LIMIT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True, slots=True)
 class RedisServer:
     host: str
     port: int
+    pid: int = 0  # the server process, for tests that freeze it (SIGSTOP) as a stalled Redis would
 
     @property
     def url(self) -> str:
@@ -84,6 +129,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         while proc.poll() is None and time.monotonic() < deadline and not _answers(server):
             time.sleep(0.01)  # bounded poll until the server answers
         if proc.poll() is None and _answers(server):
+            server = RedisServer(server.host, server.port, proc.pid)
             break
         _stop(proc)
     else:

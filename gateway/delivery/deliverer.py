@@ -61,6 +61,11 @@ class Deliverer:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
 
+    @property
+    def running(self) -> int:
+        """Sends in progress now."""
+        return len(self._running)
+
     async def idle(self) -> None:
         """Wait until nothing is running and the outbox is empty (tests; polls, never returns early)."""
         # Polled: on Redis the backlog also changes in other gateways, which no local event reports.

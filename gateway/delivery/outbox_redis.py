@@ -1,10 +1,11 @@
 """The Redis store's outbox: a Redis Stream with one consumer group that every gateway on the Redis joins.
 
 `add` is XADD; `take` reads, in order, this consumer's own unfinished entries (a previous run with the
-same consumer name took them and died), entries idle past `outbox_claim_idle` in a dead consumer's hands
-(XAUTOCLAIM), then new entries (XREADGROUP `>`, blocking briefly); `finish` is XACK plus XDEL. New entries
-are shared out between the gateways: each is read by one of them. It uses the store's client (owned and
-closed by the RedisStore) and turns every redis-py error into a StoreError.
+same consumer name took them and died, or a read whose reply was lost handed them to us), entries idle
+past `outbox_claim_idle` in a dead consumer's hands (XAUTOCLAIM), then new entries (XREADGROUP `>`,
+blocking briefly); `finish` is XACK plus XDEL. New entries are shared out between the gateways: each is
+read by one of them. It uses the store's client (owned and closed by the RedisStore) and turns every
+redis-py error into a StoreError.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ class RedisOutbox:
     async def take(self, count: int, wait: float) -> list[Delivery]:
         if self._closed:
             return []
+        try:
+            return await self._take(count, wait)
+        except StoreError:
+            # A read that failed may still have run: a stalled Redis executes it once it resumes, after
+            # the client gave up on the reply, and the entries are then pending under our name with no
+            # one sending them. Our own pending list is read again first, not left to a claim.
+            self._own_cursor = "0"
+            raise
+
+    async def _take(self, count: int, wait: float) -> list[Delivery]:
         if self._own_cursor is not None:
             cursor = self._own_cursor
             batch = await self._read({self.stream: cursor}, count, None)

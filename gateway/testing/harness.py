@@ -57,11 +57,24 @@ class RunningGateway:
         """A Gateway REST API call with the secret, e.g. `await gw.admin("POST", "/tyk/keys", json=...)`."""
         return await self.client.request(method, path, headers=self.admin_headers, **kwargs)
 
-    async def idle(self) -> None:
+    async def idle(self, timeout: float = 30.0) -> None:
         """Wait until every event fired so far has been handled and every webhook it produced is
-        finished (delivered, suppressed or given up)."""
-        await self.gateway.bus.idle()
-        await self.gateway.handlers.deliverer.idle()
+        finished (delivered, suppressed or given up); AssertionError naming what is left after `timeout` s."""
+        deliverer = self.gateway.handlers.deliverer
+        try:
+            async with asyncio.timeout(timeout):
+                await self.gateway.bus.idle()
+        except TimeoutError:
+            raise AssertionError(f"events still being handled after {timeout:g} s") from None
+        try:
+            async with asyncio.timeout(timeout):
+                await deliverer.idle()
+        except TimeoutError:
+            backlog = await deliverer.outbox.backlog()
+            raise AssertionError(
+                f"webhooks not finished after {timeout:g} s: {deliverer.running} sending, "
+                f"{backlog} in the outbox (on Redis: of every gateway)"
+            ) from None
 
 
 def write_apis(app_path: Path, apis: Sequence[Mapping[str, Any]]) -> None:

@@ -5,6 +5,8 @@ redis exception, when Redis is unreachable or the stream vanished."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from gateway.delivery.model import Delivery
 from gateway.delivery.outbox_redis import RedisOutbox
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
-from gateway.testing import unused_port
+from gateway.testing import eventually, unused_port
 from tests.conftest import RedisServer
 from tests.delivery.conftest import SECRET, Outboxes, delivery
 
@@ -101,3 +103,29 @@ async def test_unreachable_redis_is_a_store_error() -> None:
                 await call
     finally:
         await client.aclose()
+
+
+async def test_entries_handed_out_in_a_read_that_timed_out_are_taken_next(redis_flush: RedisServer) -> None:
+    # A stalled Redis (frozen past the client's socket timeout) runs the XREADGROUP once it resumes: the
+    # entry is then ours in Redis (pending under our name) while the client has given up on the reply.
+    client = aioredis.Redis.from_url(redis_flush.url, decode_responses=True, socket_timeout=0.3)
+    other = aioredis.Redis.from_url(redis_flush.url, decode_responses=True)
+    outbox = RedisOutbox(client, RecordCodec(SECRET), "gw", claim_idle=600)
+    try:
+        assert await outbox.take(1, 0) == []  # the group exists; our own pending list is read (empty)
+        await outbox.add(lost := delivery(1))
+        os.kill(redis_flush.pid, signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreError):
+                await outbox.take(1, 0.1)
+        finally:
+            os.kill(redis_flush.pid, signal.SIGCONT)
+
+        async def handed_out() -> bool:
+            return int((await other.xpending(outbox.stream, outbox.group))["pending"]) == 1
+
+        await eventually(handed_out, "the stalled read to run and hand the entry to us")
+        assert await outbox.take(1, 0) == [lost]  # from our pending list, not 600 s later by a claim
+    finally:
+        await client.aclose()
+        await other.aclose()
