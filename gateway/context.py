@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from gateway.apidef.model import APISpec
 from gateway.certs.registry import CertRegistry
 from gateway.config.model import Config
+from gateway.events import originating
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity.sessions import Session, SessionStore
@@ -26,12 +27,11 @@ from gateway.log import Throttle
 from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store
 from gateway.store.limiter import Limiter
-from gateway.upstream.balancer import DownHosts
 
 if TYPE_CHECKING:
     import httpx
 
-    from gateway.upstream.proxy import Receive, Scope, Upstream
+    from gateway.upstream.proxy import Receive, Scope
 
 
 @dataclass(slots=True)
@@ -41,9 +41,7 @@ class Services:
     sessions: SessionStore
     limiter: Limiter
     bus: EventBus
-    upstream: Upstream
     clock: Callable[[], float] = time.time
-    down_hosts: DownHosts = field(default_factory=DownHosts)  # refreshed by the uptime checker
     oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app/gateway.py owns it)
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
@@ -53,23 +51,55 @@ class Services:
     trigger_monitor: TriggerMonitor | None = None
 
 
+class Outgoing:
+    """What the chain changed about the request it forwards and the answer the client gets: the one
+    value routing builds the upstream request from. The scope itself is never edited, so every step
+    (and a base API handing over to a child version) still reads the request as received."""
+
+    __slots__ = ("add", "api_expires", "drop", "path", "query", "quota_live", "reply")
+
+    def __init__(self) -> None:
+        self.path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
+        self.query: bytes | None = None  # a rewritten query string; None = as received
+        self.drop: frozenset[bytes] = frozenset()  # client headers (lower-case) not to forward
+        self.add: list[tuple[str, str]] = []  # headers sent upstream besides the client's
+        self.reply: list[tuple[bytes, bytes]] = []  # headers added to the client's answer
+        self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
+        self.quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
+
+    def raw_path(self, scope: Scope) -> bytes:
+        return self.path or scope.get("raw_path") or scope["path"].encode()
+
+    def query_string(self, scope: Scope) -> bytes:
+        return scope.get("query_string", b"") if self.query is None else self.query
+
+    def drop_header(self, name: bytes) -> None:
+        """Do not forward the client's `name` header (lower-case)."""
+        self.drop = self.drop | {name}
+
+    def set_header(self, name: str, value: str) -> None:
+        """Send `name: value` upstream in place of what the client sent (Go's Header.Set)."""
+        self.remove_header(name)
+        self.add.append((name, value))
+
+    def remove_header(self, name: str) -> None:
+        lower = name.lower()
+        self.drop_header(lower.encode("latin-1"))
+        if self.add:
+            self.add[:] = [h for h in self.add if h[0].lower() != lower]
+
+
 class RequestContext:
     __slots__ = (
         "_headers",
-        "api_expires",
-        "drop_headers",
-        "extra_request_headers",
         "key",
+        "outgoing",
         "pending",
-        "query",
         "quota_counted",
-        "quota_live",
-        "response_headers",
         "scope",
         "services",
         "session",
         "spec",
-        "upstream_path",
         "version",
     )
 
@@ -80,17 +110,11 @@ class RequestContext:
         self.session: Session | None = None
         self.key = ""  # the key id (as stored, unhashed), once auth found a session for it
         self.pending: list[tuple[str, EventMeta]] = []
-        self.response_headers: list[tuple[bytes, bytes]] = []  # added to the client response
-        self.drop_headers: frozenset[bytes] = frozenset()  # request headers not to forward (strip auth)
-        self.extra_request_headers: list[tuple[str, str]] = []  # added upstream (a rewritten cookie)
-        self.query: bytes | None = None  # a rewritten query string for the upstream; None = as received
+        self.outgoing = Outgoing()  # what the chain changed about the forwarded request and the answer
         self._headers: dict[bytes, bytes] | None = None
         self.version: str | None = None  # the version a versioned API was asked for (or its default)
-        self.upstream_path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
-        self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
         # (count, seconds to reset) when the rate limit step already counted the quota in its round trip
         self.quota_counted: tuple[int, float] | None = None
-        self.quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
 
     @property
     def path(self) -> str:
@@ -143,59 +167,14 @@ class RequestContext:
         wire = ""
         if any(wanted):
             cap = self.services.config.events.originating_request_body_cap
-            body = await _read_capped(receive, cap) if receive is not None else b""
-            wire = base64.b64encode(encode_request(self.scope, body)).decode()
+            body = await originating.read_capped(receive, cap)
+            wire = base64.b64encode(originating.encode_request(self.scope, body)).decode()
         fire = bus.fire
         for (event, meta), want in zip(self.pending, wanted, strict=True):
             if want:
                 meta = dataclasses.replace(meta, originating_request=wire)
             fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id))
         self.pending.clear()
-
-
-def encode_request(scope: Scope, body: bytes) -> bytes:
-    """Go's HTTP/1.1 client wire form of the request (Tyk's OriginatingRequest, before base64)."""
-    target = scope.get("raw_path") or scope["path"].encode()
-    if scope.get("query_string"):
-        target += b"?" + scope["query_string"]
-    headers: dict[bytes, list[bytes]] = {}
-    for k, v in scope["headers"]:
-        headers.setdefault(k, []).append(v)
-    host = (headers.pop(b"host", None) or [b""])[0]
-    agent = (headers.pop(b"user-agent", None) or [b"Go-http-client/1.1"])[0]
-    headers.pop(b"content-length", None)
-    headers.pop(b"transfer-encoding", None)
-    lines = [
-        scope["method"].encode() + b" " + target + b" HTTP/1.1",
-        b"Host: " + host,
-        b"User-Agent: " + agent,
-    ]
-    if body:
-        lines.append(b"Content-Length: " + str(len(body)).encode())
-    for name in sorted(headers, key=_canonical):
-        lines.extend(_canonical(name) + b": " + v for v in headers[name])
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _canonical(name: bytes) -> bytes:
-    return b"-".join(part[:1].upper() + part[1:] for part in name.split(b"-"))
-
-
-async def _read_capped(receive: Receive | None, cap: int) -> bytes:
-    if receive is None:
-        return b""
-    chunks: list[bytes] = []
-    size = 0
-    while size < cap:
-        msg = await receive()
-        if msg["type"] != "http.request":
-            break
-        chunk = msg.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not msg.get("more_body"):
-            break
-    return b"".join(chunks)[:cap]
 
 
 def _valid_ip(text: str) -> bool:
@@ -206,4 +185,4 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-__all__ = ["RequestContext", "Services", "encode_request"]
+__all__ = ["Outgoing", "RequestContext", "Services"]

@@ -21,7 +21,8 @@ from gateway.context import RequestContext, Services
 from gateway.errors import Reject, UpstreamError
 from gateway.log import Throttle, get_logger
 from gateway.upstream import balancer
-from gateway.upstream.proxy import ProxyRequest, Receive, Scope, Send, target_url, upstream_headers
+from gateway.upstream.balancer import DownHosts
+from gateway.upstream.proxy import ProxyRequest, Receive, Scope, Send, Upstream, target_url, upstream_headers
 
 log = get_logger("proxy")
 
@@ -45,18 +46,20 @@ class APIRoute:
         "services",
         "siblings",
         "spec",
+        "upstream",
         "upstream_cert",
     )
 
-    def __init__(self, spec: APISpec, services: Services) -> None:
+    def __init__(self, spec: APISpec, services: Services, upstream: Upstream, down: DownHosts) -> None:
         self.spec = spec
         self.services = services
+        self.upstream = upstream
         self.chain = chain.build(spec, services.config)
         self.after = chain.responders(self.chain)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
         # None (the common case) proxies to spec.target_url; a balancer picks among proxy.target_list.
-        self.balancer = balancer.build(spec, services.down_hosts) if spec.uptime.targets else None
+        self.balancer = balancer.build(spec, down) if spec.uptime.targets else None
         # Only an https upstream can be shown a client certificate; the app swaps in the registry first.
         certs = services.certs.get(spec.api_id) if spec.target_url.startswith("https:") else None
         self.upstream_cert = certs if certs is not None and certs.upstream_ssl is not None else None
@@ -87,34 +90,12 @@ class APIRoute:
             await send({"type": "http.response.start", "status": 503, "headers": balancer.ALL_DOWN_HEADERS})
             await send({"type": "http.response.body", "body": balancer.ALL_DOWN_BODY})
             return None
-        client = scope.get("client")
-        headers, has_body = upstream_headers(
-            scope["headers"],
-            client[0] if client else "",
-            preserve_host=spec.preserve_host_header,
-            drop=ctx.drop_headers,
-        )
-        headers += ctx.extra_request_headers
-        request = ProxyRequest(
-            method=scope["method"],
-            url=target_url(
-                target,
-                spec.listen_path,
-                spec.strip_listen_path,
-                ctx.upstream_path or scope.get("raw_path") or scope["path"].encode(),
-                scope.get("query_string", b"") if ctx.query is None else ctx.query,
-            ),
-            headers=headers,
-            has_body=has_body,
-            timeout=self.services.config.proxy_default_timeout,
-            extra_response_headers=self._response_headers(ctx),
-            ssl=None if self.upstream_cert is None else self.upstream_cert.upstream_ssl,
-        )
+        request = self._request(ctx, target)
         if self.upstream_cert is not None and self.upstream_cert.upstream_use is not None:
             self.services.certs.note((self.upstream_cert.upstream_use,))
         status: int | None = None  # stays None when the proxy step is abandoned (cancelled, crashed)
         try:
-            status = await self.services.upstream.forward(request, receive, send)
+            status = await self.upstream.forward(request, receive, send)
         except UpstreamError as exc:  # both upstream clients end here: the one place to log a failure
             status = exc.status
             self._log_failure(request, exc)
@@ -123,6 +104,28 @@ class APIRoute:
             for hook in self.after:  # usually none: an empty loop is all a success costs here
                 hook.on_response(ctx, status)
         return None
+
+    def _request(self, ctx: RequestContext, target: str) -> ProxyRequest:
+        """The upstream request: the client's, as the chain's `outgoing` changed it."""
+        scope, out, spec = ctx.scope, ctx.outgoing, self.spec
+        client = scope.get("client")
+        headers, has_body = upstream_headers(
+            scope["headers"],
+            client[0] if client else "",
+            preserve_host=spec.preserve_host_header,
+            drop=out.drop,
+        )
+        headers += out.add
+        path, query = out.raw_path(scope), out.query_string(scope)
+        return ProxyRequest(
+            method=scope["method"],
+            url=target_url(target, spec.listen_path, spec.strip_listen_path, path, query),
+            headers=headers,
+            has_body=has_body,
+            timeout=self.services.config.proxy_default_timeout,
+            extra_response_headers=self._response_headers(ctx),
+            ssl=None if self.upstream_cert is None else self.upstream_cert.upstream_ssl,
+        )
 
     def _log_failure(self, request: ProxyRequest, exc: UpstreamError) -> None:
         """Name the API, the target and the cause, once per host per interval (the app renders the 500)."""
@@ -148,13 +151,13 @@ class APIRoute:
     def _child_scope(self, ctx: RequestContext) -> Scope:
         """The request as the child version sees it: version data stripped and, when the base strips
         its listen path, without that either (Tyk's SanitizeProxyPaths)."""
-        scope = ctx.scope
-        raw: bytes = ctx.upstream_path or scope.get("raw_path") or scope["path"].encode()
+        scope, out = ctx.scope, ctx.outgoing
+        raw = out.raw_path(scope)
         prefix = self.prefix.encode()
         if self.spec.strip_listen_path and prefix and (raw == prefix or raw.startswith(prefix + b"/")):
             raw = raw[len(prefix) :] or b"/"
-        query = scope.get("query_string", b"") if ctx.query is None else ctx.query
-        headers = [(k, v) for k, v in scope["headers"] if k not in ctx.drop_headers]
+        query = out.query_string(scope)
+        headers = [(k, v) for k, v in scope["headers"] if k not in out.drop]
         path = unquote_to_bytes(raw).decode("utf-8", "replace")
         return {
             **scope,
@@ -166,14 +169,15 @@ class APIRoute:
         }
 
     def _response_headers(self, ctx: RequestContext) -> tuple[tuple[bytes, bytes], ...]:
-        expires = ((b"x-tyk-api-expires", ctx.api_expires),) if ctx.api_expires is not None else ()
+        out = ctx.outgoing
+        expires = ((b"x-tyk-api-expires", out.api_expires),) if out.api_expires is not None else ()
         if self.services.config.rate_limit_response_headers == "rate_limits":
-            return tuple(ctx.response_headers) + expires
+            return tuple(out.reply) + expires
         session = ctx.session
         if session is None:
             return _ZERO_QUOTA + expires
         limit = session.limit(self.spec.api_id)  # the per-API limit's figures when it has one (Tyk)
-        remaining, renews = ctx.quota_live or (limit.quota_remaining, limit.quota_renews)
+        remaining, renews = out.quota_live or (limit.quota_remaining, limit.quota_renews)
         return (
             (b"x-ratelimit-limit", str(limit.quota_max).encode()),
             (b"x-ratelimit-remaining", str(remaining).encode()),

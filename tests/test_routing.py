@@ -9,6 +9,8 @@ from gateway.apidef.model import APISpec
 from gateway.app.gateway import _host
 from gateway.config.model import from_dict
 from gateway.routing import APIRoute, RouteTable
+from gateway.upstream.balancer import DownHosts
+from gateway.upstream.proxy import AiohttpUpstream
 
 
 def route(api_id: str, listen: str, domain: str = "") -> APIRoute:
@@ -21,7 +23,7 @@ def route(api_id: str, listen: str, domain: str = "") -> APIRoute:
         domain=domain,
     )
     services: Any = type("S", (), {"config": from_dict({}, base_dir=Path("."), environ={})})()
-    return APIRoute(spec, services)
+    return APIRoute(spec, services, AiohttpUpstream(), DownHosts())
 
 
 def test_longest_listen_path_and_host_specific_first() -> None:

@@ -22,28 +22,26 @@ NOT_FOUND = "Certificate with given SHA256 fingerprint not found"
 
 
 def routes(gw: AdminGateway) -> list[Route]:
-    certs = gw.cert_store  # the gateway's own: one parse cache, paths resolved from the config folder
-
     async def collection(request: Request) -> Response:
         org_id = request.query_params.get("org_id", "")
         if request.method == "POST":
             try:
-                new_id = await certs.add(await request.body(), org_id)
+                new_id = await gw.cert_store.add(await request.body(), org_id)
             except CertError as exc:
                 log.warning("refused a certificate upload: %s", exc)
                 return error(403, str(exc))
             log.info("certificate %s added", new_id)
             return TykJSON({"id": new_id, "status": "ok", "message": "Certificate added"})
-        return TykJSON({"certs": await certs.ids(org_id)})
+        return TykJSON({"certs": await gw.cert_store.ids(org_id)})
 
     async def one(request: Request) -> Response:
         cert_id: str = request.path_params["cert_id"]
         if request.method == "DELETE":
-            await certs.delete(cert_id)
+            await gw.cert_store.delete(cert_id)
             log.info("certificate %s deleted", cert_id)
             return status(200, "ok", "removed")
         ids = cert_id.split(",")
-        found = [await certs.get(i) for i in ids]
+        found = [await gw.cert_store.get(i) for i in ids]
         if len(ids) == 1:
             cert = found[0]
             return error(404, NOT_FOUND) if cert is None else TykJSON(cert.meta(cert_id))

@@ -13,32 +13,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import httpx
-
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
-from gateway.app.cluster import GroupReload
-from gateway.app.event_side import HandlerLayer
+from gateway.app.parts import Parts
 from gateway.certs import registry as cert_registry
 from gateway.certs import tls
-from gateway.certs.monitor import CertExpiryMonitor, CertUse
+from gateway.certs.monitor import CertUse
 from gateway.certs.store import CertStore
 from gateway.config.model import Config
-from gateway.context import Services
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
-from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
-from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
-from gateway.monitors.uptime import HostChecker
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
-from gateway.store.limiter import Limiter
 from gateway.store.registry import open_store
-from gateway.templating.template import ErrorPages
 from gateway.upstream.fast import FastUpstream
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 
@@ -54,7 +45,9 @@ class Gateway:
     ) -> None:
         self.config = config
         self._clock = clock
-        self._upstream = upstream
+        # Ours unless given (tests pass their own): aiohttp behind it for what the fast path does not carry.
+        self._upstream: Upstream = upstream if upstream is not None else FastUpstream()
+        self._parts: Parts | None = None  # built by start, once the store is open
         self._table = RouteTable(())
         self._specs: tuple[APISpec, ...] = ()
         self._reload_lock = asyncio.Lock()
@@ -69,6 +62,14 @@ class Gateway:
         self.started = False
         # What start opened, closed last-opened-first on stop or on a failed start, whatever got opened.
         self._opened = contextlib.AsyncExitStack()
+        self._admin = build_admin(self)
+
+    @property
+    def parts(self) -> Parts:
+        """What the started gateway runs (the store, sessions, bus, handlers, monitors...)."""
+        if self._parts is None:
+            raise RuntimeError("the gateway is not started")
+        return self._parts
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -82,59 +83,22 @@ class Gateway:
 
     async def _start(self) -> None:
         cfg = self.config
-        self.store: Store = open_store(cfg.storage)
-        self._opened.push_async_callback(self.store.close)
-        self.sessions = SessionStore(
-            self.store,
-            hash_keys=cfg.hash_keys,
-            hash_function=cfg.hash_key_function,
-            min_token_length=cfg.min_token_length or 3,
-            cache=session_cache.for_store(cfg, self.store),
-        )
-        self.bus = EventBus(cfg.events)
-        if self._upstream is None:
-            upstream = FastUpstream()  # aiohttp behind it for what the fast path does not carry
-            await upstream.start()
-            self._upstream = upstream
-        if isinstance(self._upstream, FastUpstream):
+        store = open_store(cfg.storage)
+        self._opened.push_async_callback(store.close)
+        if isinstance(self._upstream, FastUpstream):  # ours to start and close; a given one is the caller's
+            await self._upstream.start()
             self._opened.push_async_callback(self._upstream.close)
-        self._oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
-        self._opened.push_async_callback(self._oauth_http.aclose)
-        self.handlers = HandlerLayer(cfg, self.store, self.sessions)
-        self._opened.push_async_callback(self.handlers.close)
-        self.handlers.configure()
-        if self.handlers.monitor is not None:
-            self.sessions.on_quota_reset = self.handlers.monitor.forget
-        self.services = Services(
-            config=cfg,
-            store=self.store,
-            sessions=self.sessions,
-            limiter=Limiter(self.store.rate_limit_storage()),
-            bus=self.bus,
-            upstream=self._upstream,
-            clock=self._clock,
-            oauth_http=self._oauth_http,
-            trigger_monitor=self.handlers.monitor,
-        )
-        self._errors = ErrorPages(cfg.template_path)
-        self.cert_store = CertStore(self.store, cfg.secret, cfg.config_dir)
-        self._admin = build_admin(self)
-        monitor_cfg = cfg.security.certificate_expiry_monitor
-        self.cert_monitor = CertExpiryMonitor(
-            self.store, self.bus.fire, monitor_cfg, scan=monitor_cfg.scan_configured, clock=self._clock
-        )
-        self.uptime = HostChecker(cfg.uptime_tests, self.store, self.bus.fire, self.services.down_hosts)
-        if self.sessions.cache is not None:
-            self.sessions.cache.start()
-            self._opened.push_async_callback(self.sessions.cache.stop)
-        self.group = GroupReload(self.store, self.reload)
-        self.group.start()
-        self._opened.push_async_callback(self.group.stop)
+        parts = self._parts = Parts(cfg, store, self._upstream, self._clock, self.reload, self._opened)
+        if parts.sessions.cache is not None:
+            parts.sessions.cache.start()
+            self._opened.push_async_callback(parts.sessions.cache.stop)
+        parts.group.start()
+        self._opened.push_async_callback(parts.group.stop)
         await self.reload()
-        await self.bus.start()
-        self.handlers.start()
-        self.uptime.start()
-        await self.cert_monitor.start()
+        await parts.bus.start()
+        parts.handlers.start()
+        parts.uptime.start()
+        await parts.cert_monitor.start()
         self.started = True
         if not cfg.secret:
             log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
@@ -150,13 +114,14 @@ class Gateway:
         if not self.started:
             return
         self.started = False
-        await self.uptime.stop()  # before the bus: its last events are still delivered
-        await self.cert_monitor.stop()
+        parts = self.parts
+        await parts.uptime.stop()  # before the bus: its last events are still delivered
+        await parts.cert_monitor.stop()
         self._table.close()
         began = time.monotonic()
-        await self.bus.stop()  # every accepted event is now rendered and in the outbox
+        await parts.bus.stop()  # every accepted event is now rendered and in the outbox
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
-        await self.handlers.stop(max(0.0, left))
+        await parts.handlers.stop(max(0.0, left))
         await self._release()
 
     async def _release(self) -> None:
@@ -175,74 +140,89 @@ class Gateway:
             except ConfigError as exc:  # no app_path folder: serve no APIs until one is posted
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
-            routes = await self.handlers.routes(result.specs)
+            parts = self.parts
+            routes = await parts.handlers.routes(result.specs)
             specs = await self._resolve_certs(result.specs)
             built: list[APIRoute] = []
             for spec in [s for s in specs if s.active]:
                 try:
-                    built.append(APIRoute(spec, self.services))
+                    built.append(APIRoute(spec, parts.services, parts.upstream, parts.down_hosts))
                 except ConfigError as exc:  # a request hook that cannot be loaded: never serve without it
                     log.error("skipped %s: %s", spec.source or spec.api_id, exc)
                     specs = tuple(s for s in specs if s is not spec)
             active = [route.spec for route in built]
             table = RouteTable(built)
-            self.bus.set_routes(routes)
+            parts.bus.set_routes(routes)
             old, self._table, self._specs = self._table, table, specs
             old.close()  # the replaced routes' breakers start afresh; their timers must not fire
-            self.uptime.set_specs(active)
+            parts.uptime.set_specs(active)
             skipped = len(result.skipped) + len(result.specs) - len(specs)
             log.info("loaded %d APIs (%d skipped)", len(specs), skipped)
 
     async def _resolve_certs(self, specs: Sequence[APISpec]) -> tuple[APISpec, ...]:
         """Resolve every API's certificate references; an API whose reference fails is skipped. The new
         registry is swapped in before the routes are built (they read their upstream context from it)."""
+        parts = self.parts
         kept: list[APISpec] = []
         apis: dict[str, cert_registry.APICerts] = {}
         for spec in specs:
             try:
-                found = await cert_registry.resolve(spec, self.cert_store, self.config)
+                found = await cert_registry.resolve(spec, parts.cert_store, self.config)
             except ConfigError as exc:
                 log.warning("skipped %s: %s", spec.source or spec.api_id, exc.reason)
                 continue
             if found is not None:
                 apis[spec.api_id] = found
             kept.append(spec)
-        registry = cert_registry.CertRegistry(apis, self.cert_monitor)
+        registry = cert_registry.CertRegistry(apis, parts.cert_monitor)
         if self.server_tls is not None:
             self.server_tls.request_client_certs(use.cert for api in apis.values() for use in api.client_uses)
-        self.services.certs = registry
+        parts.services.certs = registry
         # Server certificates belong to no API: their events go to tyk.conf's handlers (api_id "").
         server = self.server_tls.certificates if self.server_tls is not None else ()
         server_uses = [CertUse(c, "", "", "server") for c in server]
-        global_uses = await cert_registry.global_upstream(self.config, self.cert_store)
-        self.cert_monitor.set_uses([*registry.uses(), *server_uses, *global_uses])
+        global_uses = await cert_registry.global_upstream(self.config, parts.cert_store)
+        parts.cert_monitor.set_uses([*registry.uses(), *server_uses, *global_uses])
         return tuple(kept)
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
 
     @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def sessions(self) -> SessionStore:
+        return self.parts.sessions
+
+    @property
+    def cert_store(self) -> CertStore:
+        return self.parts.cert_store
+
+    @property
     def configured_webhooks(self) -> Mapping[str, dict[str, Any]]:
-        return self.handlers.configured_webhooks
+        return self.parts.handlers.configured_webhooks
 
     @property
     def delivery_log(self) -> DeliveryLog:
-        return self.handlers.delivery_log
+        return self.parts.handlers.delivery_log
 
     async def reload_group(self) -> None:
-        await self.group.request()
+        await self.parts.group.request()
 
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
-        return self.handlers.check_webhook(raw, where)
+        return self.parts.handlers.check_webhook(raw, where)
 
     def event_stats(self) -> dict[str, Any]:
-        bus, totals = self.bus.stats, self.handlers.delivery_log.totals
+        handlers = self.parts.handlers
+        bus, totals = self.parts.bus.stats, handlers.delivery_log.totals
         return {
             "fired": bus.fired,
             "dropped": bus.dropped,
             "handled": bus.delivered,
             "failed": bus.failed,
             "webhooks": {
-                "deduplicated": self.handlers.deps.skipped["deduplicated"],
+                "deduplicated": handlers.deps.skipped["deduplicated"],
                 "delivered": totals["delivered"],
                 "given_up": totals["given up"],
                 "gone": totals["gone"],
@@ -253,7 +233,7 @@ class Gateway:
         return self._specs
 
     def fire_system(self, event: str, meta: EventMeta) -> None:
-        self.bus.fire(EventMessage(event, meta))
+        self.parts.bus.fire(EventMessage(event, meta))
 
     # -- ASGI ------------------------------------------------------------------------------------
 
@@ -281,7 +261,7 @@ class Gateway:
 
     async def _render(self, scope: Scope, send: Send, reject: Reject) -> None:
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-        body, media = self._errors.render(reject.message, wants_xml(content_type))
+        body, media = self.parts.errors.render(reject.message, wants_xml(content_type))
         headers = [
             (b"content-type", media),
             (b"content-length", str(len(body)).encode()),

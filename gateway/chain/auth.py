@@ -78,18 +78,19 @@ class AuthToken:
 
     def _strip_credential(self, ctx: RequestContext) -> None:
         """Tyk's StripAuth: the credential leaves by no route, header, query parameter or cookie."""
+        out = ctx.outgoing
         if self.auth.use_header:
-            ctx.drop_headers = ctx.drop_headers | {self._header}
+            out.drop_header(self._header)
         # Start from the query as already rewritten (VersionCheck may have stripped the version from it).
-        query: bytes = ctx.scope.get("query_string", b"") if ctx.query is None else ctx.query
+        query = out.query_string(ctx.scope)
         if self.auth.use_param and query:
             name = quote(self.auth.param_name).encode()
             kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] not in (name, b"")]
-            ctx.query = b"&".join(kept)
+            out.query = b"&".join(kept)
         cookie = ctx.header(b"cookie")
         if self.auth.use_cookie and cookie:
             prefix = self.auth.cookie_name.encode() + b"="
             kept = [part for part in cookie.split(b";") if not part.strip().startswith(prefix)]
-            ctx.drop_headers = ctx.drop_headers | {b"cookie"}
+            out.remove_header("cookie")
             if any(part.strip() for part in kept):
-                ctx.extra_request_headers.append(("cookie", b";".join(kept).strip().decode("latin-1")))
+                out.add.append(("cookie", b";".join(kept).strip().decode("latin-1")))

@@ -66,13 +66,10 @@ class HookRequest:
 
     def set_header(self, name: str, value: str) -> None:
         """Send `name: value` upstream, replacing what the client sent."""
-        self.remove_header(name)
-        self._ctx.extra_request_headers.append((name.lower(), value))
+        self._ctx.outgoing.set_header(name.lower(), value)
 
     def remove_header(self, name: str) -> None:
-        lower = name.lower()
-        self._ctx.drop_headers = self._ctx.drop_headers | {lower.encode("latin-1")}
-        self._ctx.extra_request_headers[:] = [h for h in self._ctx.extra_request_headers if h[0] != lower]
+        self._ctx.outgoing.remove_header(name)
 
 
 class HookAPI:

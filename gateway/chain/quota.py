@@ -63,7 +63,7 @@ class KeyQuota(KeyStep):
             return
         # For the `quotas` response headers; the stored session is not rewritten (GET /tyk/keys
         # recomputes quota_remaining from the counter).
-        ctx.quota_live = (max(0, remaining), renews or limit.quota_renews)
+        ctx.outgoing.quota_live = (max(0, remaining), renews or limit.quota_renews)
         if remaining < 0:
             meta = QuotaExceededMeta(QUOTA_EVENT_MESSAGE, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.QuotaExceeded, meta)

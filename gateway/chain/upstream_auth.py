@@ -43,7 +43,6 @@ class UpstreamOAuth:
         self.api_id = spec.api_id
         self.key = token_cache.store_key(self.oauth, spec.api_id)
         self.lock_key = token_cache.lock_key(self.oauth, spec.api_id)
-        self._header = self.oauth.header_name.lower().encode("latin-1")
         self._local: Cached | None = None
         # One fetch at a time in this process: concurrent misses wait and then reuse its token.
         self._lock = asyncio.Lock()
@@ -66,8 +65,7 @@ class UpstreamOAuth:
                 ctx.fire(Event.UpstreamOAuthError, UpstreamOAuthMeta(text, api_id=self.api_id))
                 raise Reject(500, f"failed to get OAuth token: {text}") from exc
         # The gateway's header replaces the client's own (Tyk's Header.Set).
-        ctx.drop_headers = ctx.drop_headers | {self._header}
-        ctx.extra_request_headers.append((self.oauth.header_name, "Bearer " + local.token))
+        ctx.outgoing.set_header(self.oauth.header_name, "Bearer " + local.token)
 
     async def _refresh(self, ctx: RequestContext) -> Cached:
         async with self._lock:

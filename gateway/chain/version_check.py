@@ -52,7 +52,7 @@ class Selector:
         location, strip = self.v.location, self.v.strip
         if location == "header":
             if strip:
-                ctx.drop_headers = ctx.drop_headers | {self._header}
+                ctx.outgoing.drop_header(self._header)
             return (ctx.header(self._header) or b"").decode("latin-1")
         if location == "url-param":
             return self._from_query(ctx, strip)
@@ -72,7 +72,7 @@ class Selector:
                 continue
             kept.append(part)
         if strip and found is not None:
-            ctx.query = b"&".join(kept)
+            ctx.outgoing.query = b"&".join(kept)
         return found or ""
 
     def _from_path(self, ctx: RequestContext, strip: bool) -> str:
@@ -85,7 +85,7 @@ class Selector:
         end = len(raw) if end < 0 else end
         part = unquote(raw[start:end].decode("latin-1"))
         if part and strip and (self._pattern is None or self._pattern.search(part)):
-            ctx.upstream_path = raw[: start - 1] + raw[end:]  # the segment and the slash before it
+            ctx.outgoing.path = raw[: start - 1] + raw[end:]  # the segment and the slash before it
         return part
 
     def pick_child(self, ctx: RequestContext, exists: Callable[[str], bool]) -> str | None:
@@ -152,9 +152,9 @@ class VersionCheck:
         if v.api_expires is not None and now >= v.api_expires:
             self._fail(ctx, API_EXPIRED)
         if self.api_header is not None:
-            ctx.api_expires = self.api_header
+            ctx.outgoing.api_expires = self.api_header
         elif expires is not None and now < expires:
-            ctx.api_expires = header
+            ctx.outgoing.api_expires = header
 
     @staticmethod
     def _fail(ctx: RequestContext, reason: str) -> None:

@@ -17,7 +17,7 @@ from gateway.delivery.model import Delivery
 from gateway.delivery.outbox_memory import MemoryOutbox, log
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
-from gateway.store.files import lock_folder, open_journal, read_lines, rewrite
+from gateway.store.files import open_journal, open_locked, read_lines, rewrite
 
 JOURNAL = "outbox.aof"
 LOCK = "outbox.lock"
@@ -43,13 +43,7 @@ class FileOutbox(MemoryOutbox):
         self._journal: IO[str] | None = None
         self._lines = 0
         busy = f"outbox {self.path / JOURNAL} is already open in this or another process"
-        self._lock = lock_folder(self.path, LOCK, "outbox", busy)
-        try:
-            self._replay()
-            self._compact()
-        except BaseException:
-            self._lock.close()
-            raise
+        self._lock = open_locked(self.path, LOCK, "outbox", busy, self._replay, self._compact)
         if self._pending:
             log.info("outbox %s: %d webhook deliveries left by the last run", self.file, len(self._pending))
 

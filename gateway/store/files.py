@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -32,6 +32,19 @@ def lock_folder(folder: Path, lock_name: str, owner: str, busy: str) -> IO[bytes
         except OSError as exc:
             handle.close()
             raise StoreError(busy) from exc
+    return handle
+
+
+def open_locked(folder: Path, lock_name: str, owner: str, busy: str, *load: Callable[[], None]) -> IO[bytes]:
+    """`lock_folder`, then run each `load` step (a journal's replay, its compaction); a step that fails
+    releases the lock, so the folder can be opened again once the cause is fixed."""
+    handle = lock_folder(folder, lock_name, owner, busy)
+    try:
+        for step in load:
+            step()
+    except BaseException:
+        handle.close()
+        raise
     return handle
 
 

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from gateway.errors import StoreError
 from gateway.log import get_logger
-from gateway.store.files import lock_folder, open_journal, read_lines, rewrite
+from gateway.store.files import open_journal, open_locked, read_lines, rewrite
 from gateway.store.window import WindowStorage
 
 log = get_logger("store")
@@ -64,19 +64,11 @@ class MemoryStore:
         self._lines = 0
         self._flush_due = False  # counter steps written but not yet flushed (see _commit)
         self._limits: Any = None
-        self._lock = lock_folder(
-            self.path,
-            LOCK,
-            "embedded store",
+        busy = (
             f"embedded store {self.path} is already open in this or another process; it cannot be"
-            ' shared (use storage.type "redis" to share state)',
+            ' shared (use storage.type "redis" to share state)'
         )
-        try:
-            self._replay()
-            self._compact()
-        except BaseException:
-            self._lock.close()
-            raise
+        self._lock = open_locked(self.path, LOCK, "embedded store", busy, self._replay, self._compact)
 
     # -- the Store protocol ------------------------------------------------------------------------
 

@@ -60,10 +60,10 @@ class RunningGateway:
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until every event fired so far has been handled and every webhook it produced is
         finished (delivered, suppressed or given up); AssertionError naming what is left after `timeout` s."""
-        deliverer = self.gateway.handlers.deliverer
+        deliverer = self.gateway.parts.handlers.deliverer
         try:
             async with asyncio.timeout(timeout):
-                await self.gateway.bus.idle()
+                await self.gateway.parts.bus.idle()
         except TimeoutError:
             raise AssertionError(f"events still being handled after {timeout:g} s") from None
         try:

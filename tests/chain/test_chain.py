@@ -20,7 +20,6 @@ from gateway.events.bus import EventBus
 from gateway.identity.sessions import Session, SessionStore
 from gateway.store.limiter import Limiter
 from gateway.store.memory import MemoryStore
-from gateway.upstream.proxy import AiohttpUpstream
 
 
 class Clock:
@@ -44,7 +43,6 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
         SessionStore(store, hash_keys=False, hash_function="", min_token_length=3),
         Limiter(store.rate_limit_storage()),
         bus,
-        AiohttpUpstream(),
         Clock(),
     )
     await store.close()
@@ -208,7 +206,6 @@ async def test_store_outage_follows_the_policy_and_logs_once(
         SessionStore(store, hash_keys=False, hash_function="", min_token_length=3),
         Limiter(store.rate_limit_storage()),
         EventBus(cfg.events),
-        AiohttpUpstream(),
         Clock(),
     )
     api = spec(auth=None, rate_limit=RateSpec(5, 60))
@@ -247,5 +244,5 @@ async def test_strip_auth_data_removes_header_query_and_cookie(services: Service
         request({"Authorization": "key-s", "Cookie": "a=1; c=key-s; b=2"}, "x=1&tok=key-s&y"),
     )
     assert rejected is None
-    assert ctx.drop_headers == {b"authorization", b"cookie"}
-    assert ctx.query == b"x=1&y" and ctx.extra_request_headers == [("cookie", "a=1; b=2")]
+    assert ctx.outgoing.drop == {b"authorization", b"cookie"}
+    assert ctx.outgoing.query == b"x=1&y" and ctx.outgoing.add == [("cookie", "a=1; b=2")]

@@ -28,7 +28,6 @@ from gateway.events.catalog import BreakerMeta, Event, EventMessage
 from gateway.identity.sessions import SessionStore
 from gateway.store.limiter import Limiter
 from gateway.store.memory import MemoryStore
-from gateway.upstream.proxy import AiohttpUpstream
 
 T0 = 1_800_000_000.0
 
@@ -177,7 +176,6 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
         SessionStore(store, hash_keys=False, hash_function="", min_token_length=3),
         Limiter(store.rate_limit_storage()),
         bus,
-        AiohttpUpstream(),
         Clock(),
     )
     await bus.stop()

@@ -45,7 +45,7 @@ async def test_exactly_quota_max_pass_and_each_refusal_fires_once(services: Serv
 async def test_remaining_and_renews_are_written_back_for_the_headers(services: Services) -> None:
     await add_key(services, "key-r", quota_max=5, quota_renewal_rate=3600)
     ctx, _ = await run(services, spec(), request({"Authorization": "key-r"}))
-    assert ctx.quota_live == (4, int(services.clock() + 3600))
+    assert ctx.outgoing.quota_live == (4, int(services.clock() + 3600))
 
 
 @pytest.mark.parametrize("quota_max", [0, -1, -5])
@@ -62,8 +62,8 @@ async def test_the_access_rights_limit_overrides_and_its_scope_names_the_counter
     }
     await add_key(services, "key-a", quota_max=100, access_rights=rights)
     ctx, ok = await run(services, spec(), request({"Authorization": "key-a"}))
-    assert ok is None and ctx.quota_live is not None
-    assert ctx.quota_live[0] == 0
+    assert ok is None and ctx.outgoing.quota_live is not None
+    assert ctx.outgoing.quota_live[0] == 0
     _, refused = await run(services, spec(), request({"Authorization": "key-a"}))
     assert refused is not None and refused.status == 403
     assert await services.store.get("quota-shared-key-a") == "2"

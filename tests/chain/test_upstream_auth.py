@@ -24,7 +24,6 @@ from gateway.store.base import Store
 from gateway.store.limiter import Limiter
 from gateway.store.registry import open_store
 from gateway.testing import Served, serve, unused_port
-from gateway.upstream.proxy import AiohttpUpstream
 from tests.chain.test_chain import Clock, request
 from tests.token_server import TokenServer
 
@@ -42,7 +41,7 @@ async def services_for(store: Store, tmp_path: Path, http: httpx.AsyncClient | N
     bus.wants = lambda api_id, event: True  # type: ignore[method-assign]
     sessions = SessionStore(store, hash_keys=False, hash_function="", min_token_length=3)
     limiter = Limiter(store.rate_limit_storage())
-    return Services(cfg, store, sessions, limiter, bus, AiohttpUpstream(), Clock(), oauth_http=http)
+    return Services(cfg, store, sessions, limiter, bus, Clock(), oauth_http=http)
 
 
 def oauth_api(token_url: str, **kw: Any) -> APISpec:
@@ -74,16 +73,16 @@ async def test_the_clock_decides_when_the_token_is_fetched_again(
         api = oauth_api(served.url + "/token", method="client_secret_basic")
         mw = UpstreamOAuth(api, DEFAULT_CONFIG)
         ctx = await call(mw, services, {"Authorization": "mine"})
-        assert ctx.extra_request_headers == [("Authorization", "Bearer tok-1")]
-        assert ctx.drop_headers == {b"authorization"}
+        assert ctx.outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert ctx.outgoing.drop == {b"authorization"}
         clock.now += 59
-        assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
+        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
         # A new middleware (a reload) finds the token in the store, not at the endpoint.
         again = UpstreamOAuth(api, DEFAULT_CONFIG)
-        assert (await call(again, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
+        assert (await call(again, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
         assert len(tokens.requests) == 1
         clock.now += 1
-        assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-2")]
+        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-2")]
         assert len(tokens.requests) == 2
 
 
@@ -115,8 +114,8 @@ async def test_a_store_outage_costs_a_token_request_not_the_request(
     async with httpx.AsyncClient() as http:
         services = await services_for(down, tmp_path, http)
         mw = UpstreamOAuth(oauth_api(served.url), DEFAULT_CONFIG)
-        assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
-        assert (await call(mw, services)).extra_request_headers == [("Authorization", "Bearer tok-1")]
+        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
     assert len(tokens.requests) == 1  # the in-process copy still serves
     await down.close()
 
@@ -132,5 +131,5 @@ async def test_failure_records_the_event_and_rejects(tmp_path: Path) -> None:
     text = "upstream OAuth client is not running"
     assert (caught.value.status, caught.value.message) == (500, f"failed to get OAuth token: {text}")
     assert ctx.pending == [(Event.UpstreamOAuthError, UpstreamOAuthMeta(text, api_id="api9"))]
-    assert ctx.extra_request_headers == []
+    assert ctx.outgoing.add == []
     await store.close()

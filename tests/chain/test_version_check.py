@@ -51,12 +51,12 @@ async def test_version_expiry_follows_the_clock(services: Services) -> None:
     api = spec(auth=None, versioning=versioned())
     clock.now = T - 60
     ctx, ok = await run(services, api, request({"x-api-version": "v2"}))
-    assert ok is None and ctx.api_expires == b"Sun, 17 Mar 2030 17:46:40 UTC" and ctx.version == "v2"
+    assert ok is None and ctx.outgoing.api_expires == b"Sun, 17 Mar 2030 17:46:40 UTC" and ctx.version == "v2"
     clock.now = T
     ctx, rejected = await run(services, api, request({"x-api-version": "v2"}))
     failure(ctx, rejected, 403, vc.VERSION_EXPIRED)
     ctx, ok = await run(services, api, request({"x-api-version": "v1"}))
-    assert ok is None and ctx.api_expires is None  # v1 never expires: no header
+    assert ok is None and ctx.outgoing.api_expires is None  # v1 never expires: no header
 
 
 async def test_api_expiry_binds_versioned_and_not_versioned_apis(services: Services) -> None:
@@ -66,7 +66,7 @@ async def test_api_expiry_binds_versioned_and_not_versioned_apis(services: Servi
         api = spec(auth=None, versioning=versioning)
         clock.now = T - 1
         ctx, ok = await run(services, api, request())
-        assert ok is None and ctx.api_expires == b"Sun, 17 Mar 2030 17:46:40 UTC"
+        assert ok is None and ctx.outgoing.api_expires == b"Sun, 17 Mar 2030 17:46:40 UTC"
         clock.now = T + 1
         ctx, rejected = await run(services, api, request())
         failure(ctx, rejected, 403, vc.API_EXPIRED)
@@ -96,7 +96,7 @@ async def test_fallback_and_default(services: Services) -> None:
     # Not versioned: the one version (or "Default") is used whatever the request says.
     single = spec(auth=None, versioning=VersionSpec(versions={"Default": T, "x": None}))
     ctx, ok = await run(services, single, request({"x-api-version": "x"}))
-    assert ok is None and ctx.api_expires is not None and ctx.version is None
+    assert ok is None and ctx.outgoing.api_expires is not None and ctx.version is None
 
 
 def selector(**kw: Any) -> vc.Selector:
@@ -112,33 +112,33 @@ def ctx_for(services: Services, path: bytes, query: str = "", **headers: str) ->
 async def test_url_location_and_its_pattern(services: Services) -> None:
     strip = selector(location="url", strip=True, url_pattern="^v\\d+$")
     ctx = ctx_for(services, b"/a/v2/items/1")
-    assert strip.requested(ctx) == "v2" and ctx.upstream_path == b"/a/items/1"
-    assert strip.requested(ctx) == "v2" and ctx.upstream_path == b"/a/items/1"  # asking twice: the same
+    assert strip.requested(ctx) == "v2" and ctx.outgoing.path == b"/a/items/1"
+    assert strip.requested(ctx) == "v2" and ctx.outgoing.path == b"/a/items/1"  # asking twice: the same
     ctx = ctx_for(services, b"/a/beta/items")  # named, but not stripped: the pattern does not match
-    assert strip.requested(ctx) == "beta" and ctx.upstream_path is None
+    assert strip.requested(ctx) == "beta" and ctx.outgoing.path is None
     ctx = ctx_for(services, b"/a//v2")
-    assert strip.requested(ctx) == "v2" and ctx.upstream_path == b"/a/"
+    assert strip.requested(ctx) == "v2" and ctx.outgoing.path == b"/a/"
     ctx = ctx_for(services, b"/a/")
-    assert strip.requested(ctx) == "" and ctx.upstream_path is None
+    assert strip.requested(ctx) == "" and ctx.outgoing.path is None
     keep = selector(location="url")
     ctx = ctx_for(services, b"/a/v%32/x")
-    assert keep.requested(ctx) == "v2" and ctx.upstream_path is None
+    assert keep.requested(ctx) == "v2" and ctx.outgoing.path is None
 
 
 async def test_query_and_header_stripping_compose_with_strip_auth(services: Services) -> None:
     sel = selector(location="url-param", key="ver", strip=True)
     ctx = ctx_for(services, b"/a/x", "a=1&ver=v2&k=secret&ver=v3")
-    assert sel.requested(ctx) == "v2" and ctx.query == b"a=1&k=secret"
-    assert sel.requested(ctx) == "v2" and ctx.query == b"a=1&k=secret"
+    assert sel.requested(ctx) == "v2" and ctx.outgoing.query == b"a=1&k=secret"
+    assert sel.requested(ctx) == "v2" and ctx.outgoing.query == b"a=1&k=secret"
     auth = AuthToken(
         spec(auth=AuthTokenSpec(use_param=True, param_name="k", strip_auth_data=True)), DEFAULT_CONFIG
     )
     await add_key(services, "secret")
     await auth.on_request(ctx)
-    assert ctx.query == b"a=1"  # both the version and the credential are gone
+    assert ctx.outgoing.query == b"a=1"  # both the version and the credential are gone
     header = selector(strip=True)
     ctx = ctx_for(services, b"/a/x", **{"x-api-version": "v2"})
-    assert header.requested(ctx) == "v2" and b"x-api-version" in ctx.drop_headers
+    assert header.requested(ctx) == "v2" and b"x-api-version" in ctx.outgoing.drop
 
 
 def base(**kw: Any) -> vc.Selector:

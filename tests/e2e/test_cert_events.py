@@ -74,13 +74,13 @@ async def test_a_mutual_tls_request_checks_the_whole_allow_list(
             client_certificates=allow,
         )
         async with run_gateway(tmp_path, apis=[definition], config=config) as gw:
-            await gw.gateway.cert_monitor.idle()
+            await gw.gateway.parts.cert_monitor.idle()
             assert recorder.deliveries == []  # nothing is checked before a request uses the API
             async with httpx.AsyncClient(verify=pki.client_context(alice)) as client:
                 first = await client.get(gw.url + "/mtls/x")
                 await recorder.wait_for(2)
                 second = await client.get(gw.url + "/mtls/y")
-            await gw.gateway.cert_monitor.idle()
+            await gw.gateway.parts.cert_monitor.idle()
             await gw.idle()
     assert first.status_code == 200 and second.status_code == 200
     bodies = sorted((d.json() for d in recorder.deliveries), key=lambda b: b["type"])
@@ -120,7 +120,7 @@ async def test_the_load_scan_reports_an_unused_upstream_certificate(
         )
         async with run_gateway(tmp_path, apis=[definition], config=store_config) as gw:
             (delivery,) = await recorder.wait_for(1)
-            await gw.gateway.cert_monitor.idle()
+            await gw.gateway.parts.cert_monitor.idle()
             await gw.idle()
             assert len(recorder.deliveries) == 1
     body = delivery.json()
@@ -142,7 +142,7 @@ async def test_the_load_scan_reports_an_upstream_certificate_of_a_plain_http_api
         )
         async with run_gateway(tmp_path, apis=[definition], config=store_config) as gw:
             (delivery,) = await recorder.wait_for(1)
-            await gw.gateway.cert_monitor.idle()
+            await gw.gateway.parts.cert_monitor.idle()
             await gw.idle()
             assert len(recorder.deliveries) == 1
     body = delivery.json()
@@ -201,7 +201,7 @@ async def test_two_gateways_sharing_redis_fire_once(pki: PKI, tmp_path: Path, re
             async with run_gateway(tmp_path / "two", apis=[definition], config=config) as two:
                 await recorder.wait_for(1)
                 for gw in (one, two):
-                    await gw.gateway.cert_monitor.idle()
+                    await gw.gateway.parts.cert_monitor.idle()
                     await gw.idle()
     assert len(recorder.deliveries) == 1
 

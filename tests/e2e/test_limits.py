@@ -186,7 +186,7 @@ async def test_smoothing_goes_up_then_down(tmp_path: Path, store_config: dict[st
                 await get(gw, key)
                 await asyncio.sleep(0.05)  # bounded poll: traffic paced over real seconds
             # Quiet: once the window is empty (and the delay has passed), the next request steps down.
-            services = gw.gateway.services
+            services = gw.gateway.parts.services
             while await services.limiter.count(f"rate-limit-{key}", 3, 1) > 0:
                 assert loop.time() < deadline, "the window never emptied"
                 await asyncio.sleep(0.05)  # bounded poll on the limiter's own window

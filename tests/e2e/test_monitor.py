@@ -165,7 +165,7 @@ async def test_monitor_off_fires_nothing(tmp_path: Path) -> None:
             ).json()["key"]
             assert await spend(gw, key, 2) == [200, 200]
             await gw.idle()
-            assert gw.gateway.services.trigger_monitor is None
+            assert gw.gateway.parts.services.trigger_monitor is None
     assert triggers(recorder) == []
 
 

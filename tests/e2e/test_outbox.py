@@ -89,7 +89,7 @@ async def test_a_stop_past_the_deadline_leaves_deliveries_for_the_next_start(
         spec = api(upstream.url, hook.url)
         async with run_gateway(tmp_path, apis=[spec], config=config) as gw:
             await fire(gw.client, gw.url, EVENTS)
-            await gw.gateway.bus.idle()  # every event is in the outbox
+            await gw.gateway.parts.bus.idle()  # every event is in the outbox
             await eventually(lambda: len(receiver.stalled) == 2, "two deliveries in flight")
         assert backlog(tmp_path, store_config["storage"]) == EVENTS  # nothing was finished
         receiver.recover()
@@ -106,7 +106,7 @@ async def test_a_reload_keeps_every_accepted_delivery(tmp_path: Path, store_conf
     async with await serve(echo_app) as upstream, await serve(receiver) as hook:
         async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url)], config=config) as gw:
             await fire(gw.client, gw.url, 3)
-            await gw.gateway.bus.idle()
+            await gw.gateway.parts.bus.idle()
             await eventually(lambda: len(receiver.stalled) == 1, "one delivery in flight, two waiting")
             for file in (tmp_path / "apps").iterdir():
                 file.unlink()  # the API, and with it the handler, is gone after the reload
@@ -209,7 +209,7 @@ async def test_without_the_outbox_webhooks_go_through_memory(
             await fire(gw.client, gw.url, 2)
             await recorder.wait_for(2)
             await gw.idle()
-            assert type(gw.gateway.handlers.outbox).__name__ == "MemoryOutbox"
+            assert type(gw.gateway.parts.handlers.outbox).__name__ == "MemoryOutbox"
     assert len({d.headers["webhook-id"] for d in recorder.deliveries}) == 2
     assert not (tmp_path / "data" / "outbox.aof").exists()
     if store_config["storage"]["type"] == "redis":

@@ -170,7 +170,7 @@ async def test_two_gateways_on_one_redis_fire_one_host_down(
             for gw in gateways:
                 await gw.idle()
             assert events(recorder) == [("HostDown", f"{sa.url}/health")]
-            leaders = [gw.gateway.uptime.leader for gw in gateways]
+            leaders = [gw.gateway.parts.uptime.leader for gw in gateways]
             assert sorted(leaders) == [False, True]  # exactly one checks
             for gw in gateways:  # the leader knows from memory, the other reads the marker
                 assert await spread(gw.client, a, b) == (0, 4)
