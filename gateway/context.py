@@ -56,16 +56,15 @@ class Outgoing:
     value routing builds the upstream request from. The scope itself is never edited, so every step
     (and a base API handing over to a child version) still reads the request as received."""
 
-    __slots__ = ("add", "api_expires", "drop", "path", "query", "quota_live", "reply")
-
-    def __init__(self) -> None:
-        self.path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
-        self.query: bytes | None = None  # a rewritten query string; None = as received
-        self.drop: frozenset[bytes] = frozenset()  # client headers (lower-case) not to forward
-        self.add: list[tuple[str, str]] = []  # headers sent upstream besides the client's
-        self.reply: list[tuple[bytes, bytes]] = []  # headers added to the client's answer
-        self.api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
-        self.quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
+    # Class-level defaults, immutable, and no __init__: one is made per request, and most requests
+    # change nothing, so making one costs an empty object (a step that changes something sets its own).
+    path: bytes | None = None  # a rewritten raw path (version stripped); None = as received
+    query: bytes | None = None  # a rewritten query string; None = as received
+    drop: frozenset[bytes] = frozenset()  # client headers (lower-case) not to forward
+    add: tuple[tuple[str, str], ...] = ()  # headers sent upstream besides the client's
+    reply: tuple[tuple[bytes, bytes], ...] = ()  # headers added to the client's answer
+    api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
+    quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
 
     def raw_path(self, scope: Scope) -> bytes:
         return self.path or scope.get("raw_path") or scope["path"].encode()
@@ -80,13 +79,13 @@ class Outgoing:
     def set_header(self, name: str, value: str) -> None:
         """Send `name: value` upstream in place of what the client sent (Go's Header.Set)."""
         self.remove_header(name)
-        self.add.append((name, value))
+        self.add += ((name, value),)
 
     def remove_header(self, name: str) -> None:
         lower = name.lower()
         self.drop_header(lower.encode("latin-1"))
         if self.add:
-            self.add[:] = [h for h in self.add if h[0].lower() != lower]
+            self.add = tuple(h for h in self.add if h[0].lower() != lower)
 
 
 class RequestContext:

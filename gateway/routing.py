@@ -172,7 +172,7 @@ class APIRoute:
         out = ctx.outgoing
         expires = ((b"x-tyk-api-expires", out.api_expires),) if out.api_expires is not None else ()
         if self.services.config.rate_limit_response_headers == "rate_limits":
-            return tuple(out.reply) + expires
+            return out.reply + expires
         session = ctx.session
         if session is None:
             return _ZERO_QUOTA + expires

@@ -264,6 +264,16 @@ def test_room_map_names_every_module_and_package() -> None:
     assert len(named) >= len(rooms)
     stale = [n for n in named if not (package / n).exists()]
     assert not stale, f"docs/architecture.md room map names what gateway/ lacks: {stale}"
+    # Each room's entry names each of its modules (as `x.py` or `x`), so a new module cannot drift past it.
+    entries = dict(re.findall(r"^  (\S+/) +(.*?)(?=^  \S|\Z)", room_map, re.M | re.S))
+    unnamed = [
+        f"{room}{module.name}"
+        for room, text in entries.items()
+        if (package / room / "__init__.py").exists()
+        for module in sorted((package / room).glob("*.py"))
+        if module.name != "__init__.py" and not re.search(rf"\b{module.stem}\b", text)
+    ]
+    assert not unnamed, f"docs/architecture.md room map does not name {unnamed} in its room's entry"
 
 
 def test_event_table_names_every_event_and_only_real_ones() -> None:

@@ -224,7 +224,9 @@ def _meta(r: Reader, entry: dict[str, Any], kind: str, at: str) -> dict[str, Any
             "path": r.text(entry, "path", at),
             **({"timeout": entry["timeout"]} if "timeout" in entry else {}),  # not in Tyk: seconds per call
         }
-    return dict(entry)  # an unknown type: the handler layer names it when it builds the API's handlers
+    # Any other type: its fields as written, `enabled` said the Classic way (a kind with no branch here
+    # still honours it). An unknown type is named by the handler layer when it builds the handlers.
+    return {**entry, "disabled": disabled}
 
 
 _DELIVERY_KEYS = {

@@ -1,4 +1,5 @@
-"""The composition root: builds Services, loads APIs and handlers, serves, reloads, stops.
+"""The composition root: opens the store, builds and starts the parts, loads APIs and handlers, serves,
+reloads, stops.
 
 `Gateway` is the ASGI app uvicorn runs. Its hot path is raw ASGI: route, chain, proxy, and one
 `except` that renders Tyk's error body; `/tyk/*` and `/hello` go to the Starlette admin app. It is
@@ -17,9 +18,7 @@ from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
 from gateway.app.parts import Parts
-from gateway.certs import registry as cert_registry
 from gateway.certs import tls
-from gateway.certs.monitor import CertUse
 from gateway.certs.store import CertStore
 from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
@@ -34,9 +33,6 @@ from gateway.upstream.fast import FastUpstream
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 
 log = get_logger("app")
-
-# Tyk's upstream OAuth token client: 15 s.
-OAUTH_TIMEOUT = 15.0
 
 
 class Gateway:
@@ -142,7 +138,7 @@ class Gateway:
                 result = LoadResult()
             parts = self.parts
             routes = await parts.handlers.routes(result.specs)
-            specs = await self._resolve_certs(result.specs)
+            specs = await parts.resolve_certs(result.specs, self.server_tls)
             built: list[APIRoute] = []
             for spec in [s for s in specs if s.active]:
                 try:
@@ -158,32 +154,6 @@ class Gateway:
             parts.uptime.set_specs(active)
             skipped = len(result.skipped) + len(result.specs) - len(specs)
             log.info("loaded %d APIs (%d skipped)", len(specs), skipped)
-
-    async def _resolve_certs(self, specs: Sequence[APISpec]) -> tuple[APISpec, ...]:
-        """Resolve every API's certificate references; an API whose reference fails is skipped. The new
-        registry is swapped in before the routes are built (they read their upstream context from it)."""
-        parts = self.parts
-        kept: list[APISpec] = []
-        apis: dict[str, cert_registry.APICerts] = {}
-        for spec in specs:
-            try:
-                found = await cert_registry.resolve(spec, parts.cert_store, self.config)
-            except ConfigError as exc:
-                log.warning("skipped %s: %s", spec.source or spec.api_id, exc.reason)
-                continue
-            if found is not None:
-                apis[spec.api_id] = found
-            kept.append(spec)
-        registry = cert_registry.CertRegistry(apis, parts.cert_monitor)
-        if self.server_tls is not None:
-            self.server_tls.request_client_certs(use.cert for api in apis.values() for use in api.client_uses)
-        parts.services.certs = registry
-        # Server certificates belong to no API: their events go to tyk.conf's handlers (api_id "").
-        server = self.server_tls.certificates if self.server_tls is not None else ()
-        server_uses = [CertUse(c, "", "", "server") for c in server]
-        global_uses = await cert_registry.global_upstream(self.config, parts.cert_store)
-        parts.cert_monitor.set_uses([*registry.uses(), *server_uses, *global_uses])
-        return tuple(kept)
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
 
@@ -214,20 +184,7 @@ class Gateway:
         return self.parts.handlers.check_webhook(raw, where)
 
     def event_stats(self) -> dict[str, Any]:
-        handlers = self.parts.handlers
-        bus, totals = self.parts.bus.stats, handlers.delivery_log.totals
-        return {
-            "fired": bus.fired,
-            "dropped": bus.dropped,
-            "handled": bus.delivered,
-            "failed": bus.failed,
-            "webhooks": {
-                "deduplicated": handlers.deps.skipped["deduplicated"],
-                "delivered": totals["delivered"],
-                "given_up": totals["given up"],
-                "gone": totals["gone"],
-            },
-        }
+        return self.parts.event_stats()
 
     def specs(self) -> Sequence[APISpec]:
         return self._specs

@@ -1,32 +1,38 @@
-"""Parts: everything a started gateway runs, built in one constructor from an open store.
-
-The gateway opens its store, then builds its parts here: each one always exists, and whatever a part
-opens (the outbox, HTTP clients) is registered on the gateway's exit stack as it opens, so a failure
-half-way closes exactly that. Starting the parts' background work is the gateway's job, not this one's.
-"""
+"""Parts: everything a started gateway runs, built in one constructor once the store is open, each
+registering what it opens on the gateway's exit stack as it opens (a failure half-way closes exactly
+that); plus what the parts do together at each load (certificates) and for the REST API (counts).
+Starting their background work is the gateway's job, not this module's."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import httpx
 
+from gateway.apidef.model import APISpec
 from gateway.app.cluster import GroupReload
 from gateway.app.event_side import HandlerLayer
-from gateway.certs.monitor import CertExpiryMonitor
+from gateway.certs import registry as cert_registry
+from gateway.certs.monitor import CertExpiryMonitor, CertUse
 from gateway.certs.store import CertStore
+from gateway.certs.tls import ServerTLS
 from gateway.config.model import Config
 from gateway.context import Services
+from gateway.errors import ConfigError
 from gateway.events.bus import EventBus
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
+from gateway.log import get_logger
 from gateway.monitors.uptime import HostChecker
 from gateway.store.base import Store
 from gateway.store.limiter import Limiter
 from gateway.templating.template import ErrorPages
 from gateway.upstream.balancer import DownHosts
 from gateway.upstream.proxy import Upstream
+
+log = get_logger("app")
 
 # Tyk's upstream OAuth token client: 15 s.
 OAUTH_TIMEOUT = 15.0
@@ -42,6 +48,7 @@ class Parts:
         reload: Callable[[], Awaitable[None]],
         opened: contextlib.AsyncExitStack,
     ) -> None:
+        self.config = config
         self.store = store
         self.upstream = upstream
         self.sessions = SessionStore(
@@ -78,3 +85,47 @@ class Parts:
         self.down_hosts = DownHosts()  # the uptime checker's verdicts, which the balancers read
         self.uptime = HostChecker(config.uptime_tests, store, self.bus.fire, self.down_hosts)
         self.group = GroupReload(store, reload)
+
+    async def resolve_certs(
+        self, specs: Sequence[APISpec], server_tls: ServerTLS | None
+    ) -> tuple[APISpec, ...]:
+        """Resolve every API's certificate references; an API whose reference fails is skipped (logged).
+        The new registry is swapped in before the routes are built (they read their upstream context
+        from it), and the expiry monitor is given every certificate in use."""
+        kept: list[APISpec] = []
+        apis: dict[str, cert_registry.APICerts] = {}
+        for spec in specs:
+            try:
+                found = await cert_registry.resolve(spec, self.cert_store, self.config)
+            except ConfigError as exc:
+                log.warning("skipped %s: %s", spec.source or spec.api_id, exc.reason)
+                continue
+            if found is not None:
+                apis[spec.api_id] = found
+            kept.append(spec)
+        registry = cert_registry.CertRegistry(apis, self.cert_monitor)
+        if server_tls is not None:
+            server_tls.request_client_certs(use.cert for api in apis.values() for use in api.client_uses)
+        self.services.certs = registry
+        # Server certificates belong to no API: their events go to tyk.conf's handlers (api_id "").
+        server = server_tls.certificates if server_tls is not None else ()
+        server_uses = [CertUse(c, "", "", "server") for c in server]
+        global_uses = await cert_registry.global_upstream(self.config, self.cert_store)
+        self.cert_monitor.set_uses([*registry.uses(), *server_uses, *global_uses])
+        return tuple(kept)
+
+    def event_stats(self) -> dict[str, Any]:
+        """Counts since start: events fired, dropped, handled, failed; webhooks by outcome."""
+        bus, totals = self.bus.stats, self.handlers.delivery_log.totals
+        return {
+            "fired": bus.fired,
+            "dropped": bus.dropped,
+            "handled": bus.delivered,
+            "failed": bus.failed,
+            "webhooks": {
+                "deduplicated": self.handlers.deps.skipped["deduplicated"],
+                "delivered": totals["delivered"],
+                "given_up": totals["given up"],
+                "gone": totals["gone"],
+            },
+        }

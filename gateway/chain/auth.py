@@ -93,4 +93,4 @@ class AuthToken:
             kept = [part for part in cookie.split(b";") if not part.strip().startswith(prefix)]
             out.remove_header("cookie")
             if any(part.strip() for part in kept):
-                out.add.append(("cookie", b";".join(kept).strip().decode("latin-1")))
+                out.add += (("cookie", b";".join(kept).strip().decode("latin-1")),)

@@ -35,11 +35,11 @@ async def _limit(
         # Tyk adds the API-level figures only when the key-level ones are absent.
         if ctx.services.config.rate_limit_response_headers == "rate_limits" and not ctx.outgoing.reply:
             remaining, reset = await limiter.stats(ident, rate, per)
-            ctx.outgoing.reply += [
+            ctx.outgoing.reply += (
                 (b"x-ratelimit-limit", str(int(rate)).encode()),
                 (b"x-ratelimit-remaining", str(remaining).encode()),
                 (b"x-ratelimit-reset", str(reset).encode()),
-            ]
+            )
     except StoreError as exc:
         store_failure(ctx, exc, "rate limiting")
         return True
@@ -70,7 +70,7 @@ class KeyRateLimit(KeyStep):
         if not allowed:
             meta = RatelimitExceededMeta(RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.RatelimitExceeded, meta)
-            raise Reject(429, RATE_LIMIT_EXCEEDED, tuple(ctx.outgoing.reply))
+            raise Reject(429, RATE_LIMIT_EXCEEDED, ctx.outgoing.reply)
 
     async def _with_quota(self, ctx: RequestContext, session: Session, ident: str, limit: Limit) -> bool:
         """The window hit and, when admitted, KeyQuota's count in one store step (one Redis round trip)."""
@@ -109,4 +109,4 @@ class APIRateLimit:
                 API_RATE_LIMIT_EXCEEDED, path=ctx.path, origin=ctx.origin, key=self.key
             )
             ctx.fire(Event.RatelimitExceeded, meta)
-            raise Reject(429, API_RATE_LIMIT_EXCEEDED, tuple(ctx.outgoing.reply))
+            raise Reject(429, API_RATE_LIMIT_EXCEEDED, ctx.outgoing.reply)

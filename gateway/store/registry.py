@@ -1,7 +1,8 @@
 """The store registry: `storage.type` -> backend, and `open_store`, how the gateway opens its store.
 
-A new backend is a module in this package plus one line in BACKENDS (it then joins the backend
-parametrisation of the store tests). Nothing here talks to a backend beyond constructing it.
+A new backend is a module in this package plus one line in BACKENDS, its name in tyk.conf's choices
+(config/check.py) and the store tests' fixtures (docs/architecture.md, recipes). Nothing here talks to
+a backend beyond constructing it.
 """
 
 from __future__ import annotations

@@ -143,13 +143,16 @@ def test_oas_handlers_translate_to_classic() -> None:
             "cooldownPeriod": "1.9s",
         },
         {"enabled": True, "trigger": "HostDown", "type": "carrier-pigeon", "coop": 3},
+        {"enabled": False, "trigger": "HostDown", "type": "carrier-pigeon", "coop": 4},
     ]
     spec = parse(oas_doc({"server": {"eventHandlers": handlers}}), "o.json")
-    empty, floored, unknown = spec.event_handlers
+    empty, floored, unknown, off = spec.event_handlers
     assert (empty.meta["event_timeout"], floored.meta["event_timeout"]) == (0, 1)
     assert (empty.meta["method"], empty.meta["header_map"], empty.meta["disabled"]) == ("", {}, False)
-    # An unknown type is kept as written: the handler layer reports it when it builds the handlers.
-    assert (unknown.kind, unknown.meta["coop"]) == ("carrier-pigeon", 3)
+    # A type with no translation here is kept as written, with `enabled` said the Classic way (so a new
+    # kind honours it); an unknown one is reported by the handler layer when it builds the handlers.
+    assert (unknown.kind, unknown.meta["coop"], unknown.meta["disabled"]) == ("carrier-pigeon", 3, False)
+    assert (off.meta["coop"], off.meta["disabled"]) == (4, True)
 
 
 def test_ignored_features_are_listed_once_each() -> None:

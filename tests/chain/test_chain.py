@@ -245,4 +245,4 @@ async def test_strip_auth_data_removes_header_query_and_cookie(services: Service
     )
     assert rejected is None
     assert ctx.outgoing.drop == {b"authorization", b"cookie"}
-    assert ctx.outgoing.query == b"x=1&y" and ctx.outgoing.add == [("cookie", "a=1; b=2")]
+    assert ctx.outgoing.query == b"x=1&y" and ctx.outgoing.add == (("cookie", "a=1; b=2"),)

@@ -73,16 +73,16 @@ async def test_the_clock_decides_when_the_token_is_fetched_again(
         api = oauth_api(served.url + "/token", method="client_secret_basic")
         mw = UpstreamOAuth(api, DEFAULT_CONFIG)
         ctx = await call(mw, services, {"Authorization": "mine"})
-        assert ctx.outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert ctx.outgoing.add == (("Authorization", "Bearer tok-1"),)
         assert ctx.outgoing.drop == {b"authorization"}
         clock.now += 59
-        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert (await call(mw, services)).outgoing.add == (("Authorization", "Bearer tok-1"),)
         # A new middleware (a reload) finds the token in the store, not at the endpoint.
         again = UpstreamOAuth(api, DEFAULT_CONFIG)
-        assert (await call(again, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert (await call(again, services)).outgoing.add == (("Authorization", "Bearer tok-1"),)
         assert len(tokens.requests) == 1
         clock.now += 1
-        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-2")]
+        assert (await call(mw, services)).outgoing.add == (("Authorization", "Bearer tok-2"),)
         assert len(tokens.requests) == 2
 
 
@@ -114,8 +114,8 @@ async def test_a_store_outage_costs_a_token_request_not_the_request(
     async with httpx.AsyncClient() as http:
         services = await services_for(down, tmp_path, http)
         mw = UpstreamOAuth(oauth_api(served.url), DEFAULT_CONFIG)
-        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
-        assert (await call(mw, services)).outgoing.add == [("Authorization", "Bearer tok-1")]
+        assert (await call(mw, services)).outgoing.add == (("Authorization", "Bearer tok-1"),)
+        assert (await call(mw, services)).outgoing.add == (("Authorization", "Bearer tok-1"),)
     assert len(tokens.requests) == 1  # the in-process copy still serves
     await down.close()
 
@@ -131,5 +131,5 @@ async def test_failure_records_the_event_and_rejects(tmp_path: Path) -> None:
     text = "upstream OAuth client is not running"
     assert (caught.value.status, caught.value.message) == (500, f"failed to get OAuth token: {text}")
     assert ctx.pending == [(Event.UpstreamOAuthError, UpstreamOAuthMeta(text, api_id="api9"))]
-    assert ctx.outgoing.add == []
+    assert ctx.outgoing.add == ()
     await store.close()
