@@ -23,6 +23,8 @@ PORTS = ("listen_port", "storage.port")
 CHOICES: Mapping[str, tuple[str, ...]] = {
     "log_level": ("", "debug", "info", "warn", "error"),
     "storage.type": ("embedded", "redis"),
+    # Tyk's "service" (Dashboard) and "rpc" (MDCB) sources need Tyk's licensed components.
+    "policies.policy_source": ("", "file"),
     "rate_limit_response_headers": ("", "quotas", "rate_limits"),  # Tyk: anything but rate_limits = quotas
     "store_failure_policy": ("open", "closed"),
     "hash_key_function": ("", "murmur32", "murmur64", "murmur128", "sha256"),  # Tyk's; all in keyhash

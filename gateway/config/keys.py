@@ -100,6 +100,9 @@ TYK_KEYS: Mapping[str, frozenset[str]] = {
     "uptime_tests.config": _keys(
         "failure_trigger_sample_size time_wait checker_pool_size enable_uptime_analytics"
     ),
+    "policies": _keys(
+        "policy_source policy_connection_string policy_record_name allow_explicit_policy_id policy_path"
+    ),
     "local_session_cache": _keys(
         "disable_cached_session_state cached_session_timeout cached_session_eviction"
     ),

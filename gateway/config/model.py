@@ -138,6 +138,19 @@ class LocalSessionCacheConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PoliciesConfig:
+    """tyk.conf `policies`: Tyk's file source (`policy_source` "file" or empty; the Dashboard and RPC
+    sources are refused by name). `policy_path`, a folder of one policy per file that /tyk/policies
+    manages, wins over `policy_record_name`, one JSON file of policies by id. Both resolve against the
+    config file's folder."""
+
+    policy_source: str = ""
+    policy_record_name: str = ""
+    policy_path: str = ""
+    allow_explicit_policy_id: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
@@ -146,6 +159,7 @@ class Config:
     template_path: str = "templates"
     middleware_path: str = "middleware"
     storage: StorageConfig = field(default_factory=StorageConfig)
+    policies: PoliciesConfig = field(default_factory=PoliciesConfig)
     local_session_cache: LocalSessionCacheConfig = field(default_factory=LocalSessionCacheConfig)
     hash_keys: bool = False
     hash_key_function: str = ""
@@ -218,7 +232,19 @@ def from_dict(
         template_path=str((base / cfg.template_path).resolve()),
         middleware_path=str((base / cfg.middleware_path).resolve()),
         storage=storage,
+        policies=_policies(cfg.policies, base),
         config_dir=str(base),
+    )
+
+
+def _policies(policies: PoliciesConfig, base: Path) -> PoliciesConfig:
+    """Policy files resolve against the config file's folder; unset stays unset (no policies)."""
+    return dataclasses.replace(
+        policies,
+        policy_record_name=str((base / policies.policy_record_name).resolve())
+        if policies.policy_record_name
+        else "",
+        policy_path=str((base / policies.policy_path).resolve()) if policies.policy_path else "",
     )
 
 
