@@ -60,7 +60,12 @@ def _keep_counters(new: dict[str, Any], old: Session) -> None:
 
 def routes(gw: AdminGateway) -> list[Route]:
     async def write(key: str, session: Session, *, hashed: bool, reset: bool) -> Response | None:
-        """Tyk's doAddOrUpdate: refuse master keys unless allowed, reset the quota, save."""
+        """Tyk's doAddOrUpdate: apply the key's policies (saved applied, as Tyk saves it), refuse master
+        keys unless allowed, reset the quota, save."""
+        session = gw.sessions.apply_policies(session)
+        if session.policy_error:
+            log.error("key %s not saved: %s", redact_key(key), session.policy_error)
+            return error(500, SECURITY_SETTINGS)
         if not session.access_rights and not gw.config.allow_master_keys:
             log.error("master keys disallowed in configuration, key %s not added", redact_key(key))
             return error(500, SECURITY_SETTINGS)
@@ -102,7 +107,9 @@ def routes(gw: AdminGateway) -> list[Route]:
         fields: dict[str, Any] = {"date_created": rfc3339(now), **_renewed(session, now)}
         if session.raw.get("hmac_enabled") is True:
             fields["hmac_string"] = base64.b64encode(uuid.uuid4().hex.encode()).decode()
-        session = session.with_updates(**fields)
+        session = gw.sessions.apply_policies(session.with_updates(**fields))
+        if session.policy_error:
+            return error(500, f"Failed to create key - {session.policy_error}")
         if not session.access_rights and not gw.config.allow_master_keys:
             return error(400, NEEDS_ACCESS_RIGHTS)
         await gw.sessions.reset_quota(key, session)

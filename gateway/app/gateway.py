@@ -24,6 +24,7 @@ from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
 from gateway.events.catalog import EventMessage, EventMeta
+from gateway.identity import policies as policy_files
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
 from gateway.routing import APIRoute, RouteTable
@@ -137,6 +138,10 @@ class Gateway:
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
             parts = self.parts
+            policies, bad = await asyncio.to_thread(policy_files.load, self.config.policies)
+            for error in bad:
+                log.error("skipped policy %s", error)
+            parts.sessions.set_policies(policies)
             routes = await parts.handlers.routes(result.specs)
             specs = await parts.resolve_certs(result.specs, self.server_tls)
             built: list[APIRoute] = []
@@ -153,7 +158,7 @@ class Gateway:
             old.close()  # the replaced routes' breakers start afresh; their timers must not fire
             parts.uptime.set_specs(active)
             skipped = len(result.skipped) + len(result.specs) - len(specs)
-            log.info("loaded %d APIs (%d skipped)", len(specs), skipped)
+            log.info("loaded %d APIs (%d skipped), %d policies", len(specs), skipped, len(policies))
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
 

@@ -16,6 +16,11 @@ from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, AUTH_FIELD_MISSING, STORE_PROBLEM, Reject, StoreError
 from gateway.events.catalog import AuthFailureMeta, Event
+from gateway.log import Throttle, get_logger, redact_key
+
+log = get_logger("chain.auth")
+# A refused key asks again and again: say why once per key per 30 s.
+_refusals = Throttle(30.0)
 
 
 class AuthToken:
@@ -60,10 +65,15 @@ class AuthToken:
             raise Reject(401, AUTH_FIELD_MISSING)
         try:
             # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
-            found = await ctx.services.sessions.find(token, org_id=self.org_id)
+            found = await ctx.services.sessions.find(token, org_id=self.org_id, for_api=True)
         except StoreError as exc:
             # Without a session there is nothing to authorise against: this always fails closed.
             raise Reject(500, STORE_PROBLEM) from exc
+        if found is not None and found[1].policy_error:
+            # A policy gone, of another org, or none granting access: Tyk treats the key as not found.
+            if _refusals.allow(redact_key(found[0])):
+                log.warning("key %s refused: %s", redact_key(found[0]), found[1].policy_error)
+            found = None
         if found is None:
             ctx.fire(
                 Event.AuthFailure,

@@ -61,7 +61,10 @@ class KeyRateLimit(KeyStep):
         smoothing = limit.smoothing if services.config.enable_rate_limit_smoothing else None
         # The limiter key never holds a raw key when hash_keys is on (it may live in a shared Redis).
         hashed = services.config.hash_keys
-        ident = "rate-limit-" + (services.sessions.key_hash(ctx.key) if hashed else ctx.key)
+        # Tyk's LimiterKey: APIs that count apart (per-API limits, several policies) have a scope each.
+        scope = session.quota_scope(self.api_id)
+        ident = "rate-limit-" + (scope + "-" if scope else "")
+        ident += services.sessions.key_hash(ctx.key) if hashed else ctx.key
         plain = smoothing is None and services.config.rate_limit_response_headers != "rate_limits"
         if plain and limit.quota_max > 0:
             allowed = await self._with_quota(ctx, session, ident, limit)

@@ -8,15 +8,18 @@ saves and deletes them. It never logs a raw key and never decides what a key may
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from gateway.errors import ConfigError
+from gateway.identity import apply as policy_merge
 from gateway.identity.cache import MISS, SessionCache
 from gateway.identity.keyhash import generate_token, hash_str, token_org
 from gateway.identity.limits import Limit, Reader, Smoothing, check_smoothing
+from gateway.identity.policies import PolicySet
 from gateway.log import get_logger, redact_key
 from gateway.store.base import Store
 
@@ -76,6 +79,8 @@ class Session:
     last_updated: str = ""
     trigger_limits: tuple[float, ...] = ()  # `monitor.trigger_limits`: quota usage percentages
     raw: Mapping[str, Any] = field(default_factory=dict)  # the JSON as given, unknown fields included
+    # Why its policies cannot be applied (Tyk's Apply error): such a key is refused on every request.
+    policy_error: str = ""
 
     @classmethod
     def from_json(cls, raw: Any, where: str) -> Session:
@@ -118,6 +123,10 @@ class Session:
         """The session with these JSON fields replaced, parsed and checked again."""
         return Session.from_json({**self.to_json(), **raw_fields}, "session update")
 
+    @property
+    def names_policies(self) -> bool:
+        return bool(policy_merge.policy_ids(self.raw))
+
     def limit_for(self, api_id: str) -> tuple[float, float]:
         """(rate, per) for this API: a non-empty per-API `limit` overrides the session's own."""
         limit = self.limit(api_id)
@@ -158,6 +167,9 @@ class SessionStore:
         # Parsed sessions by their exact stored text: a request reads the text (so a change made by any
         # gateway is seen at once) but parses it only when it changed. Sessions are immutable.
         self._parsed: dict[str, Session] = {}
+        self.policies = PolicySet()
+        # Sessions with their policies applied, by (stored text, the API's org); emptied with new policies.
+        self._applied: dict[tuple[str, str], Session] = {}
 
     def key_hash(self, key: str) -> str:
         """The key's id in storage: its hash (the algorithm its token names) or, unhashed, itself."""
@@ -177,16 +189,34 @@ class SessionStore:
         found = await self.find(key, org_id)
         return found[1] if found is not None else None
 
-    async def find(self, key: str, org_id: str | None = None) -> tuple[str, Session] | None:
+    def set_policies(self, policies: PolicySet) -> None:
+        """Serve these policies from now on (a reload): every key sees them at its next request."""
+        self.policies = policies
+        self._applied.clear()
+
+    def apply_policies(self, session: Session, api_org: str | None = None) -> Session:
+        """The session with its policies applied (Tyk's Apply); `policy_error` set when they cannot be."""
+        if not session.names_policies:
+            return session
+        try:
+            merged = policy_merge.apply(session.raw, self.policies, api_org)
+            return Session.from_json(merged, "session with its policies applied")
+        except (policy_merge.PolicyError, ConfigError) as exc:
+            return dataclasses.replace(session, policy_error=str(exc))
+
+    async def find(
+        self, key: str, org_id: str | None = None, *, for_api: bool = False
+    ) -> tuple[str, Session] | None:
         """(the key it is stored under, its session). With `org_id`, a key that is not that org's is
-        also tried in the org's format first, as Tyk's SessionDetail does for custom keys."""
+        also tried in the org's format first, as Tyk's SessionDetail does for custom keys. `for_api`
+        (a request for an API of org `org_id`) applies the key's policies, refusing another org's."""
         if len(key) < self.min_token_length:
             return None
         candidates = [key]
         if org_id is not None and token_org(key) != org_id:
             candidates.insert(0, self.custom_key(org_id, key))
         for name in dict.fromkeys(candidates):
-            session = await self._load(self.storage_key(name), name)
+            session = await self._load(self.storage_key(name), name, org_id if for_api else None)
             if session is not None:
                 return name, session
         return None
@@ -277,21 +307,32 @@ class SessionStore:
         if self.cache is not None:
             await self.cache.changed(name)
 
-    async def _load(self, name: str, key: str) -> Session | None:
+    async def _load(self, name: str, key: str, api_org: str | None = None) -> Session | None:
         value = await self._read(name)
         if value is None:
             return None
         session = self._parsed.get(value)
         if session is None:
             session = parse_stored(value, f"key {redact_key(key)}")
-            if session is not None:
-                if len(self._parsed) >= PARSED_CACHE:
-                    del self._parsed[next(iter(self._parsed))]  # the oldest entry
-                self._parsed[value] = session
-        return session
+            if session is None:
+                return None
+            _bounded_put(self._parsed, value, session)
+        if api_org is None or not session.names_policies:
+            return session
+        applied = self._applied.get((value, api_org))
+        if applied is None:
+            applied = self.apply_policies(session, api_org)
+            _bounded_put(self._applied, (value, api_org), applied)
+        return applied
 
 
-PARSED_CACHE = 4096  # parsed sessions kept per gateway process
+PARSED_CACHE = 4096  # parsed sessions kept per gateway process (and as many with policies applied)
+
+
+def _bounded_put(cache: dict[Any, Session], key: Any, session: Session) -> None:
+    if len(cache) >= PARSED_CACHE:
+        del cache[next(iter(cache))]  # the oldest entry
+    cache[key] = session
 
 
 def parse_stored(value: str, what: str) -> Session | None:
