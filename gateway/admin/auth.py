@@ -1,4 +1,5 @@
-"""The admin guard: every `/tyk/...` request must carry `X-Tyk-Authorization` equal to the secret.
+"""The admin guard: every `/tyk/...` request must carry `X-Tyk-Authorization` equal to the secret, and
+no path with a control character reaches a route.
 
 Raw ASGI middleware in front of the admin routes, so a refused request reaches no endpoint and changes
 nothing. The comparison is constant-time. An empty secret refuses everyone (Tyk would let an empty
@@ -8,6 +9,7 @@ header in; an open admin API is never what an operator meant).
 from __future__ import annotations
 
 import hmac
+import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -18,6 +20,7 @@ log = get_logger("admin")
 
 HEADER = b"x-tyk-authorization"
 DENIED = "Attempted administrative access with invalid or missing key!"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def guarded(path: str) -> bool:
@@ -51,5 +54,10 @@ class AdminGuard:
                 client[0] if client else "?",
             )
             await error(403, DENIED)(scope, receive, send)
+            return
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            # Starlette's route patterns end in `$`, which matches before a final newline: without this,
+            # /tyk/apis/keyed%0A would act on the API "keyed". No Tyk id or path holds a control character.
+            await error(404, "Not Found")(scope, receive, send)
             return
         await self.app(scope, receive, send)

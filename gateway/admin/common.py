@@ -53,11 +53,13 @@ def modified(key: str, action: str, **extra: str) -> TykJSON:
 
 
 class Malformed(Exception):
-    """The body is not JSON, or not the shape the endpoint takes; rendered as Tyk's 400."""
+    """The body is not JSON, or not the shape the endpoint takes; rendered as Tyk's 400. `field` is the
+    JSON path and what was wrong with it, when one field is (Tyk says only "Request malformed")."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, field: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = field
 
 
 def _no_constants(name: str) -> Any:

@@ -36,9 +36,9 @@ def _session(body: dict[str, Any]) -> Session:
         check_smoothing(body, "request body")
         return session
     except ConfigError as exc:
-        # Tyk answers a wrongly typed field with its generic 400; the reason goes to the log.
+        # Tyk answers a wrongly typed field with its generic 400; ours names the field too.
         log.warning("refused a key body: %s", exc.reason)
-        raise Malformed(exc.reason) from None
+        raise Malformed(exc.reason, field=exc.reason) from None
 
 
 def _renewed(session: Session, now: float) -> dict[str, Any]:

@@ -76,7 +76,8 @@ async def not_allowed(request: Request, exc: Exception) -> Response:
 
 
 async def malformed(request: Request, exc: Exception) -> Response:
-    return error(400, REQUEST_MALFORMED)
+    field = exc.field if isinstance(exc, Malformed) else ""
+    return error(400, f"{REQUEST_MALFORMED}: {field}" if field else REQUEST_MALFORMED)
 
 
 async def store_failed(request: Request, exc: Exception) -> Response:

@@ -8,11 +8,14 @@ store; `sessions.py` builds sessions from these parts.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import ConfigError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Reader:
@@ -33,17 +36,18 @@ class Reader:
         value = self.obj.get(name)
         if value is None:
             return 0.0
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(name, "a number", value)
+        # Python's JSON reads 1e309 as infinity; Go's float64 refuses it, and so do we.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(name, "a finite number", value)
         return float(value)
 
     def integer(self, name: str) -> int:
         value = self.obj.get(name)
         if value is None:
             return 0
-        # Go refuses 1.5 (and 1.0) for an int64 field: so do we.
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(name, "an integer", value)
+        # Go refuses 1.5 (and 1.0) for an int64 field, and anything outside int64: so do we.
+        if isinstance(value, bool) or not isinstance(value, int) or not INT64_MIN <= value <= INT64_MAX:
+            raise self.fail(name, "an integer (64-bit)", value)
         return value
 
     def flag(self, name: str) -> bool:

@@ -227,8 +227,7 @@ class SessionStore:
 
     async def save(self, key: str, session: Session, *, hashed: bool = False) -> None:
         name = KEY_PREFIX + (key if hashed else self.key_hash(key))
-        ttl = session.session_lifetime if session.session_lifetime > 0 else None
-        await self.store.set(name, json.dumps(session.raw, separators=(",", ":")), ttl)
+        await self.store.set(name, json.dumps(session.raw, separators=(",", ":")), _ttl(session))
         await self._changed(name)
 
     async def delete(self, key: str, *, hashed: bool = False) -> bool:
@@ -273,8 +272,9 @@ class SessionStore:
         return parse_stored(value, f"org {org_id}") if value is not None else None
 
     async def save_org(self, org_id: str, session: Session) -> None:
-        ttl = session.session_lifetime if session.session_lifetime > 0 else None
-        await self.store.set(ORG_PREFIX + org_id, json.dumps(session.raw, separators=(",", ":")), ttl)
+        await self.store.set(
+            ORG_PREFIX + org_id, json.dumps(session.raw, separators=(",", ":")), _ttl(session)
+        )
         await self._changed(ORG_PREFIX + org_id)
 
     async def delete_org(self, org_id: str) -> bool:
@@ -327,6 +327,16 @@ class SessionStore:
 
 
 PARSED_CACHE = 4096  # parsed sessions kept per gateway process (and as many with policies applied)
+
+
+# A stored session lives `session_lifetime` seconds; past this (a century) it is kept without expiry,
+# as no store can count that far (Redis refuses an EX beyond about 2**63 ms: a 500 before).
+MAX_LIFETIME = 100 * 365 * 86400
+
+
+def _ttl(session: Session) -> float | None:
+    lifetime = session.session_lifetime
+    return lifetime if 0 < lifetime <= MAX_LIFETIME else None
 
 
 def _bounded_put(cache: dict[Any, Session], key: Any, session: Session) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
+from gateway.testing import run_gateway
 from tests.admin.conftest import SECRET, Admin, MakeAdmin
 
 DENIED = {"status": "error", "message": "Attempted administrative access with invalid or missing key!"}
@@ -83,3 +85,14 @@ async def test_a_refusal_is_logged_without_the_key(admin: Admin, caplog: pytest.
     await admin.client.delete("/tyk/keys/supersecretkeyvalue9876")
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("gateway"))
     assert "****9876" in ours and "supersecret" not in ours
+
+
+async def test_a_path_with_a_control_character_reaches_no_route(tmp_path: Path) -> None:
+    # Starlette's `$` matches before a final newline: /tyk/apis/keyed%0A used to act on "keyed".
+    async with run_gateway(tmp_path, apis=[API], http=False) as gw:
+        for method in ("GET", "PUT", "DELETE"):
+            resp = await gw.admin(method, "/tyk/apis/x%0A", json=API)
+            assert (resp.status_code, resp.json()["message"]) == (404, "Not Found"), method
+        assert (await gw.admin("GET", "/tyk/keys/a%00b")).status_code == 404
+        assert (await gw.admin("GET", "/tyk/apis/x")).status_code == 200
+        assert list((tmp_path / "apps").iterdir())  # nothing deleted

@@ -137,6 +137,9 @@ BAD_BODIES = [
     b'{"expires": 1.5}',
     b'{"access_rights": {"api1": 5}}',
     b'{"access_rights": {"a": {"limit": {"per": []}}}}',
+    b'{"rate": 1e309}',  # Python reads it as infinity; Go's float64 refuses it
+    b'{"expires": 9223372036854775808}',  # past int64
+    b'{"quota_max": -9223372036854775809}',
 ]
 
 
@@ -150,7 +153,10 @@ async def test_malformed_bodies_are_refused_and_nothing_is_written(admin: Admin,
         ("PUT", f"/tyk/keys/{existing}"),
     ):
         resp = await admin.call(method, path, content=body)
-        assert (resp.status_code, resp.json()) == (400, {"status": "error", "message": "Request malformed"})
+        assert (resp.status_code, resp.json()["status"]) == (400, "error")
+        message = resp.json()["message"]
+        # Tyk's message; a wrongly typed field is named after it.
+        assert message == "Request malformed" or message.startswith("Request malformed: $."), message
     create = await admin.call("POST", "/tyk/keys/create", content=body)
     assert (create.status_code, create.json()["message"]) == (
         500,
@@ -227,3 +233,22 @@ async def test_raw_keys_never_reach_the_log(admin: Admin, caplog: pytest.LogCapt
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("gateway")]
     assert messages and all(key not in m for m in messages)
     assert any(key[-4:] in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"rate": 1e309}', "$.rate: expected a finite number, got Infinity"),
+        (
+            b'{"expires": 9223372036854775808}',
+            "$.expires: expected an integer (64-bit), got 9223372036854775808",
+        ),
+        (
+            b'{"access_rights": {"a": {"limit": {"per": []}}}}',
+            "$.access_rights.a.limit.per: expected a finite number, got []",
+        ),
+    ],
+)
+async def test_a_wrongly_typed_field_is_named(admin: Admin, body: bytes, message: str) -> None:
+    resp = await admin.call("POST", "/tyk/keys", content=body)
+    assert (resp.status_code, resp.json()["message"]) == (400, "Request malformed: " + message)

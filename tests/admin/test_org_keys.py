@@ -130,7 +130,8 @@ async def test_key_bodies_with_bad_quota_or_smoothing_are_400(
 ) -> None:
     with caplog.at_level(logging.WARNING):
         resp = await admin.call("POST", "/tyk/keys", json=key_session(**fields))
-    assert (resp.status_code, resp.json()["message"]) == (400, "Request malformed")
+    assert resp.status_code == 400
+    assert resp.json()["message"].startswith(f"Request malformed: {named}: ")  # Tyk's words, then the field
     assert any(named in r.getMessage() for r in caplog.records), caplog.text
     assert await admin.snapshot() == {}
 

@@ -124,5 +124,5 @@ async def test_bad_policy_files_are_skipped_by_name_and_the_rest_serve(tmp_path:
             assert [p["id"] for p in (await gw.admin("GET", "/tyk/policies")).json()] == ["good"]
             key = await key_with(gw, "good")
             assert await status(gw, key) == 200
-    assert f'{folder / "typed.json"}: $.rate: expected a number, got "fast"' in caplog.text
+    assert f'{folder / "typed.json"}: $.rate: expected a finite number, got "fast"' in caplog.text
     assert f"{folder / 'broken.json'}: not valid JSON" in caplog.text
