@@ -22,7 +22,8 @@ from gateway.config.model import Config
 from gateway.events import originating
 from gateway.events.bus import EventBus
 from gateway.events.catalog import EventMessage, EventMeta
-from gateway.identity.sessions import Session, SessionStore
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from gateway.log import Throttle
 from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store

@@ -20,7 +20,8 @@ from gateway.admin.common import Malformed, TykJSON, error, flag, modified, read
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, TokenMeta
-from gateway.identity.sessions import Session, check_smoothing
+from gateway.identity.limits import check_smoothing
+from gateway.identity.session import Session
 from gateway.log import get_logger, redact_key
 
 log = get_logger("admin")

@@ -17,7 +17,8 @@ from starlette.routing import Route
 from gateway.admin.common import Malformed, TykJSON, error, modified, read_object
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
-from gateway.identity.sessions import Session, check_smoothing
+from gateway.identity.limits import check_smoothing
+from gateway.identity.session import Session
 from gateway.log import get_logger
 
 log = get_logger("admin")

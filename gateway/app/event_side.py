@@ -28,7 +28,8 @@ from gateway.events.catalog import Event
 from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
-from gateway.identity.sessions import Session, SessionStore
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
 from gateway.monitors.quota import TriggerMonitor
 from gateway.store.base import Store

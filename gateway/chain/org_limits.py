@@ -23,7 +23,8 @@ from gateway.errors import (
     StoreError,
 )
 from gateway.events.catalog import Event, OrgQuotaExceededMeta, OrgRateLimitExceededMeta
-from gateway.identity.sessions import QUOTA_PREFIX, Session, parse_stored
+from gateway.identity.session import Session, parse_stored
+from gateway.identity.sessions import QUOTA_PREFIX
 
 ORG_QUOTA_MESSAGE = "Organisation quota has been exceeded"
 ORG_RATE_MESSAGE = "Organisation rate limit has been exceeded"

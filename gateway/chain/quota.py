@@ -16,7 +16,7 @@ from gateway.chain.policy import store_failure
 from gateway.context import RequestContext, Services
 from gateway.errors import QUOTA_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, QuotaExceededMeta
-from gateway.identity.sessions import Session
+from gateway.identity.session import Session
 
 QUOTA_EVENT_MESSAGE = "Key Quota Limit Exceeded"
 

@@ -20,7 +20,8 @@ from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import API_RATE_LIMIT_EXCEEDED, RATE_LIMIT_EXCEEDED, Reject, StoreError
 from gateway.events.catalog import Event, RatelimitExceededMeta
-from gateway.identity.sessions import Limit, Session, Smoothing
+from gateway.identity.limits import Limit, Smoothing
+from gateway.identity.session import Session
 
 
 async def _limit(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gateway.context import RequestContext
 from gateway.events.catalog import Event, RateLimitSmoothingMeta
-from gateway.identity.sessions import Smoothing
+from gateway.identity.limits import Smoothing
 
 UP_MESSAGE = "Rate limit increased with smoothing"
 DOWN_MESSAGE = "Rate limit decreased with smoothing"

@@ -1,148 +1,33 @@
-"""Tyk's session object (a key's JSON) and where it lives: `apikey-<key or hash>` in the Store, and
-org sessions under `orgkey.<org>` (never hashed). Its limit parts are parsed in `session_limits`.
+"""Where sessions live: `apikey-<key or hash>` in the Store, org sessions under `orgkey.<org>` (never
+hashed), with the key's policies applied for a request. The session object itself is `session.py`'s.
 
-`Session` parses and type-checks the fields the middleware reads and keeps the JSON it was given, so
-the REST API returns what was written. `SessionStore` names keys as Tyk does (hashed or raw) and loads,
-saves and deletes them. It never logs a raw key and never decides what a key may do.
+`SessionStore` names keys as Tyk does (hashed or raw) and loads, saves and deletes them, parsing a
+stored text once. It never logs a raw key and never decides what a key may do.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from gateway.errors import ConfigError
 from gateway.identity import apply as policy_merge
 from gateway.identity.cache import MISS, SessionCache
 from gateway.identity.keyhash import generate_token, hash_str, token_org
-from gateway.identity.limits import Limit, Reader, Smoothing, check_smoothing
 from gateway.identity.policies import PolicySet
+from gateway.identity.session import Session, parse_stored
 from gateway.log import get_logger, redact_key
 from gateway.store.base import Store
 
 log = get_logger("sessions")
 
-__all__ = ["Limit", "Reader", "Session", "SessionStore", "Smoothing", "check_smoothing"]
+__all__ = ["SessionStore"]
 
 KEY_PREFIX = "apikey-"
 QUOTA_PREFIX = "quota-"
 ORG_PREFIX = "orgkey."  # org sessions: never hashed
-
-
-@dataclass(frozen=True, slots=True)
-class AccessRight:
-    api_id: str
-    api_name: str = ""
-    versions: tuple[str, ...] = ()
-    allowed_urls: tuple[Any, ...] = ()  # raw entries: URL-level rights are a later middleware's to parse
-    allowance_scope: str = ""
-    limit: Limit | None = None
-
-    @classmethod
-    def parse(cls, r: Reader) -> AccessRight:
-        versions = r.items("versions")
-        for i, version in enumerate(versions):
-            if not isinstance(version, str):
-                raise r.fail(f"versions[{i}]", "a string", version)
-        limit = r.mapping("limit")
-        return cls(
-            api_id=r.text("api_id"),
-            api_name=r.text("api_name"),
-            versions=tuple(versions),
-            allowed_urls=tuple(r.items("allowed_urls")),
-            allowance_scope=r.text("allowance_scope"),
-            limit=Limit.parse(Reader(r.where, f"{r.path}.limit", limit)) if limit else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One key's session. `raw` is the JSON it was parsed from, not copied: treat it as read-only and
-    use `to_json` / `with_updates` for a changed copy."""
-
-    rate: float = 0.0
-    per: float = 0.0
-    expires: int = 0  # Unix seconds; <= 0 never expires
-    is_inactive: bool = False
-    org_id: str = ""
-    quota_max: int = 0
-    quota_remaining: int = 0
-    quota_renews: int = 0
-    quota_renewal_rate: int = 0
-    session_lifetime: int = 0  # seconds the stored key lives; 0 = for ever
-    own_limit: Limit = field(default_factory=Limit)  # the session-level figures, as a Limit
-    access_rights: Mapping[str, AccessRight] = field(default_factory=dict)
-    meta_data: Mapping[str, Any] = field(default_factory=dict)
-    last_updated: str = ""
-    trigger_limits: tuple[float, ...] = ()  # `monitor.trigger_limits`: quota usage percentages
-    raw: Mapping[str, Any] = field(default_factory=dict)  # the JSON as given, unknown fields included
-    # Why its policies cannot be applied (Tyk's Apply error): such a key is refused on every request.
-    policy_error: str = ""
-
-    @classmethod
-    def from_json(cls, raw: Any, where: str) -> Session:
-        """A session from its JSON value; ConfigError naming `where`, the field and the value if wrong."""
-        if not isinstance(raw, dict):
-            shown = json.dumps(raw, default=repr)[:60]
-            raise ConfigError(where, f"$: expected a session object, got {shown}")
-        r = Reader(where, "$", raw)
-        rights: dict[str, AccessRight] = {}
-        for api_id, entry in r.mapping("access_rights").items():
-            if not isinstance(entry, dict):
-                raise Reader(where, "$.access_rights", raw).fail(api_id, "an object", entry)
-            rights[api_id] = AccessRight.parse(Reader(where, f"$.access_rights.{api_id}", entry))
-        own = Limit.read(r)
-        return cls(
-            rate=own.rate,
-            per=own.per,
-            expires=r.integer("expires"),
-            is_inactive=r.flag("is_inactive"),
-            org_id=r.text("org_id"),
-            quota_max=own.quota_max,
-            quota_remaining=own.quota_remaining,
-            quota_renews=own.quota_renews,
-            quota_renewal_rate=own.quota_renewal_rate,
-            session_lifetime=r.integer("session_lifetime"),
-            own_limit=own,
-            access_rights=rights,
-            meta_data=r.mapping("meta_data"),
-            last_updated=r.text("last_updated"),
-            trigger_limits=_trigger_limits(Reader(where, "$.monitor", r.mapping("monitor"))),
-            raw=raw,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A deep copy of the JSON, safe for the caller to change."""
-        copied: dict[str, Any] = json.loads(json.dumps(self.raw))
-        return copied
-
-    def with_updates(self, **raw_fields: Any) -> Session:
-        """The session with these JSON fields replaced, parsed and checked again."""
-        return Session.from_json({**self.to_json(), **raw_fields}, "session update")
-
-    @property
-    def names_policies(self) -> bool:
-        return bool(policy_merge.policy_ids(self.raw))
-
-    def limit_for(self, api_id: str) -> tuple[float, float]:
-        """(rate, per) for this API: a non-empty per-API `limit` overrides the session's own."""
-        limit = self.limit(api_id)
-        return limit.rate, limit.per
-
-    def limit(self, api_id: str) -> Limit:
-        """The limits that apply on this API: a non-empty per-API `limit`, else the session's own."""
-        right = self.access_rights.get(api_id)
-        if right is not None and right.limit is not None:
-            return right.limit
-        return self.own_limit
-
-    def quota_scope(self, api_id: str) -> str:
-        """Tyk's `allowance_scope`: a per-API limit may share a counter (`quota-<scope>-<key>`)."""
-        right = self.access_rights.get(api_id)
-        return right.allowance_scope if right is not None and right.limit is not None else ""
 
 
 class SessionStore:
@@ -343,21 +228,3 @@ def _bounded_put(cache: dict[Any, Session], key: Any, session: Session) -> None:
     if len(cache) >= PARSED_CACHE:
         del cache[next(iter(cache))]  # the oldest entry
     cache[key] = session
-
-
-def parse_stored(value: str, what: str) -> Session | None:
-    """A stored session's JSON text parsed; None (logged, naming `what`) when it cannot be read."""
-    try:
-        return Session.from_json(json.loads(value), f"stored session of {what}")
-    except (ValueError, RecursionError, ConfigError) as exc:
-        # Tyk treats an unreadable session as absent; say why once per lookup, key redacted.
-        log.warning("ignoring unreadable session of %s: %s", what, exc)
-        return None
-
-
-def _trigger_limits(r: Reader) -> tuple[float, ...]:
-    limits = r.items("trigger_limits")
-    for i, value in enumerate(limits):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
-            raise r.fail(f"trigger_limits[{i}]", "a percentage above 0 and at most 100", value)
-    return tuple(float(v) for v in limits)

@@ -17,7 +17,8 @@ from gateway.config.model import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
 from gateway.events.bus import EventBus
-from gateway.identity.sessions import Session, SessionStore
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from gateway.store.limiter import Limiter
 from gateway.store.memory import MemoryStore
 

@@ -13,7 +13,8 @@ from gateway.apidef.model import AuthTokenSpec
 from gateway.config.model import from_dict
 from gateway.context import RequestContext, Services
 from gateway.errors import Reject
-from gateway.identity.sessions import Session, SessionStore
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from tests.chain import test_chain
 from tests.chain.test_chain import add_key, request, run, spec
 

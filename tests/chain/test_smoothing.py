@@ -14,7 +14,8 @@ from gateway.chain.smoothing import Allowance, decide
 from gateway.config.model import from_dict
 from gateway.context import Services
 from gateway.events.catalog import Event
-from gateway.identity.sessions import Session, Smoothing
+from gateway.identity.limits import Smoothing
+from gateway.identity.session import Session
 from tests.chain import test_chain
 from tests.chain.test_chain import Clock, add_key, request, run, spec
 

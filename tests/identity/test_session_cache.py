@@ -12,7 +12,8 @@ import pytest
 
 from gateway.config.model import StorageConfig, from_dict
 from gateway.identity.cache import MISS, SessionCache, for_store
-from gateway.identity.sessions import Session, SessionStore
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.testing import eventually

@@ -15,7 +15,9 @@ import pytest
 
 from gateway.errors import ConfigError
 from gateway.identity.keyhash import hash_str
-from gateway.identity.sessions import Limit, Session, SessionStore
+from gateway.identity.limits import Limit
+from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 
