@@ -77,6 +77,7 @@ class Session:
             shown = json.dumps(raw, default=repr)[:60]
             raise ConfigError(where, f"$: expected a session object, got {shown}")
         r = Reader(where, "$", raw)
+        _check_types(r)
         rights: dict[str, AccessRight] = {}
         for api_id, entry in r.mapping("access_rights").items():
             if not isinstance(entry, dict):
@@ -131,6 +132,56 @@ class Session:
         """Tyk's `allowance_scope`: a per-API limit may share a counter (`quota-<scope>-<key>`)."""
         right = self.access_rights.get(api_id)
         return right.allowance_scope if right is not None and right.limit is not None else ""
+
+
+# Every other field of Tyk's SessionState (user/session.go), typed as Go's decoder types it, so that a
+# key written here reads back in any Tyk tool: fields the gateway does not use are still checked.
+_INTEGERS = (
+    "last_check",
+    "throttle_retry_limit",
+    "max_query_depth",
+    "data_expires",
+    "id_extractor_deadline",
+    "post_expiry_grace_period",
+)
+_NUMBERS = ("allowance", "throttle_interval")
+_TEXTS = (
+    "date_created",
+    "oauth_client_id",
+    "certificate",
+    "hmac_string",
+    "rsa_certificate_id",
+    "apply_policy_id",
+    "alias",
+    "post_expiry_action",
+)
+_FLAGS = (
+    "hmac_enabled",
+    "enable_http_signature_validation",
+    "enable_detail_recording",
+    "enable_detailed_recording",
+)
+_TEXT_LISTS = ("apply_policies", "tags", "mtls_static_certificate_bindings")
+_OBJECTS = {"basic_auth_data": ("password", "hash_type"), "jwt_data": ("secret",), "oauth_keys": None}
+
+
+def _check_types(r: Reader) -> None:
+    for name in _INTEGERS:
+        r.integer(name)
+    for name in _NUMBERS:
+        r.number(name)
+    for name in _TEXTS:
+        r.text(name)
+    for name in _FLAGS:
+        r.flag(name)
+    for name in _TEXT_LISTS:
+        for i, value in enumerate(r.items(name)):
+            if not isinstance(value, str):
+                raise r.fail(f"{name}[{i}]", "a string", value)
+    for name, fields in _OBJECTS.items():
+        inner = Reader(r.where, f"{r.path}.{name}", r.mapping(name))
+        for field_name in fields if fields is not None else inner.obj:  # None: a map of strings
+            inner.text(field_name)
 
 
 def parse_stored(value: str, what: str) -> Session | None:

@@ -252,3 +252,28 @@ async def test_raw_keys_never_reach_the_log(admin: Admin, caplog: pytest.LogCapt
 async def test_a_wrongly_typed_field_is_named(admin: Admin, body: bytes, message: str) -> None:
     resp = await admin.call("POST", "/tyk/keys", content=body)
     assert (resp.status_code, resp.json()["message"]) == (400, "Request malformed: " + message)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("apply_policies", "gold", "$.apply_policies: expected a list"),
+        ("apply_policies", [1], "$.apply_policies[0]: expected a string"),
+        ("tags", [True], "$.tags[0]: expected a string"),
+        ("alias", 5, "$.alias: expected a string"),
+        ("hmac_enabled", "yes", "$.hmac_enabled: expected a boolean"),
+        ("data_expires", 1.5, "$.data_expires: expected an integer"),
+        ("allowance", "lots", "$.allowance: expected a finite number"),
+        ("basic_auth_data", {"password": 5}, "$.basic_auth_data.password: expected a string"),
+        ("jwt_data", [], "$.jwt_data: expected an object"),
+        ("oauth_keys", {"a": 1}, "$.oauth_keys.a: expected a string"),
+        ("date_created", 0, "$.date_created: expected a string"),
+    ],
+)
+async def test_every_session_field_is_typed_as_tyk_types_it(
+    admin: Admin, field: str, value: Any, named: str
+) -> None:
+    # Tools written in Go read keys back with Tyk's struct: a wrongly typed field would break them.
+    resp = await admin.call("POST", "/tyk/keys", json=session(**{field: value}))
+    assert resp.status_code == 400 and resp.json()["message"].startswith("Request malformed: " + named)
+    assert (await admin.call("GET", "/tyk/keys")).json() == {"keys": []}
