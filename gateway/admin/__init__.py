@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.admin import apis, certs, deliveries, keys, org_keys, policies, system, webhooks
+from gateway.admin import apis, certs, deliveries, keys, org_keys, policies, system, unsupported, webhooks
 from gateway.admin.auth import AdminGuard
 from gateway.admin.deps import AdminGateway
 
@@ -22,6 +22,7 @@ MAX_BODY = 32 * 1024 * 1024
 def build_admin(gw: AdminGateway) -> Starlette:
     return Starlette(
         routes=[
+            *unsupported.routes(),  # first: a path of Tyk's that another route would misread
             *policies.routes(gw),  # before keys: /tyk/keys/policy/{key} is not a key named "policy/..."
             *keys.routes(gw),
             *org_keys.routes(gw),

@@ -120,6 +120,13 @@ def routes(gw: AdminGateway) -> list[Route]:
         key_hash = gw.sessions.key_hash(key) if gw.config.hash_keys else ""
         return modified(key, "added", key_hash=key_hash)
 
+    async def preview(request: Request) -> Response:
+        """POST /tyk/keys/preview: the session as it would be saved, its policies applied (an error in
+        them ignored, as Tyk does); nothing is written and no event fires."""
+        session = _session(await read_object(request))
+        applied = gw.sessions.apply_policies(session)
+        return TykJSON((session if applied.policy_error else applied).to_json())
+
     async def update(request: Request) -> Response:
         """PUT /tyk/keys/{key} (`?hashed=1`: addressed by its stored hash)."""
         body = await read_object(request)
@@ -211,6 +218,7 @@ def routes(gw: AdminGateway) -> list[Route]:
 
     return [
         Route("/tyk/keys/create", create, methods=["POST"]),
+        Route("/tyk/keys/preview", preview, methods=["POST"]),
         Route("/tyk/keys", dispatch, methods=["GET", "POST"]),
         # Keys may hold `/` (base64), so the rest of the path is the key.
         Route("/tyk/keys/{key:path}", dispatch, methods=["GET", "POST", "PUT", "DELETE"]),

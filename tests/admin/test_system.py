@@ -74,3 +74,29 @@ async def test_a_lone_surrogate_still_answers_json(admin: Admin) -> None:
     key = (await admin.call("POST", "/tyk/keys", content=body)).json()["key"]
     got = await admin.call("GET", f"/tyk/keys/{key}")
     assert got.status_code == 200 and b'"odd":"\\ud800"' in got.content
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "what"),
+    [
+        ("GET", "/tyk/apis/oas/export", "Exporting OAS APIs"),
+        ("GET", "/tyk/apis/oas/some-api/export", "Exporting OAS APIs"),
+        ("POST", "/tyk/apis/oas/import", "Importing OpenAPI documents"),
+        ("GET", "/tyk/apis/some-api/versions", "Listing API versions"),
+        ("PATCH", "/tyk/apis/oas/some-api", "PATCH of an OAS API"),
+        ("GET", "/tyk/mcps", "MCP proxies"),
+        ("DELETE", "/tyk/cache/some-api", "Response caching"),
+        ("DELETE", "/tyk/cache/jwks", "Purging the JWKS cache"),
+        ("POST", "/tyk/oauth/clients/create", "OAuth 2.0"),
+        ("PUT", "/tyk/oauth/clients/api/key/rotate", "OAuth 2.0"),
+        ("GET", "/tyk/schema", "The schema endpoint"),
+    ],
+)
+async def test_tyks_operations_not_implemented_answer_501_naming_them(
+    admin: Admin, method: str, path: str, what: str
+) -> None:
+    resp = await admin.call(method, path, json={})
+    assert (resp.status_code, resp.json()) == (
+        501,
+        {"status": "error", "message": f"{what} is not supported by this gateway"},
+    )

@@ -72,6 +72,14 @@ async def test_policy_limits_events_changes_and_refusals(
                 "gold",
             ]
 
+            # A preview shows the key as it would be saved, policies applied, and writes nothing.
+            keys_before = (await gw.admin("GET", "/tyk/keys")).json()
+            preview = await gw.admin(
+                "POST", "/tyk/keys/preview", json={"org_id": "org1", "apply_policies": ["gold"]}
+            )
+            assert (preview.json()["rate"], list(preview.json()["access_rights"])) == (2, ["pol"])
+            assert (await gw.admin("GET", "/tyk/keys")).json() == keys_before
+
             # An unknown policy: Tyk's 500 at creation, nothing stored.
             refused = await gw.admin("POST", "/tyk/keys", json={"org_id": "org1", "apply_policies": ["nope"]})
             assert refused.status_code == 500

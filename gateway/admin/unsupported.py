@@ -1,0 +1,44 @@
+"""The Gateway API operations of Tyk's swagger.yml this gateway does not implement, answered 501 with a
+JSON error naming what is not supported, so that a tool driving them learns why instead of being sent
+to a route that happens to match (`/tyk/apis/oas/export` used to be read as the API "export").
+
+Only routing: mounted before every other admin route, it must never shadow an implemented operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admin.common import error
+
+# (path, methods, what is not supported), from Tyk's swagger.yml.
+UNSUPPORTED: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("/tyk/apis/oas/export", ("GET",), "Exporting OAS APIs"),
+    ("/tyk/apis/oas/import", ("POST",), "Importing OpenAPI documents"),
+    ("/tyk/apis/oas/{api_id}/export", ("GET",), "Exporting OAS APIs"),
+    ("/tyk/apis/oas/{api_id}/versions", ("GET",), "Listing API versions"),
+    ("/tyk/apis/{api_id}/versions", ("GET",), "Listing API versions"),
+    ("/tyk/apis/oas/{api_id}", ("PATCH",), "PATCH of an OAS API"),
+    ("/tyk/mcps", ("GET", "POST"), "MCP proxies"),
+    ("/tyk/mcps/{api_id}", ("GET", "PUT", "DELETE"), "MCP proxies"),
+    ("/tyk/cache/jwks", ("DELETE",), "Purging the JWKS cache"),
+    ("/tyk/cache/jwks/{api_id}", ("DELETE",), "Purging the JWKS cache"),
+    ("/tyk/cache/{api_id}", ("DELETE",), "Response caching"),
+    ("/tyk/debug", ("POST",), "The debug endpoint"),
+    ("/tyk/schema", ("GET",), "The schema endpoint"),
+    ("/tyk/oauth/{rest:path}", ("GET", "POST", "PUT", "DELETE"), "OAuth 2.0"),
+)
+
+
+def routes() -> list[Route]:
+    def refuse(what: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return error(501, f"{what} is not supported by this gateway")
+
+        return endpoint
+
+    return [Route(path, refuse(what), methods=list(methods)) for path, methods, what in UNSUPPORTED]
