@@ -67,6 +67,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.config",
         "gateway.context",
         "gateway.events.catalog",
+        "gateway.identity.keyhash",
         "gateway.identity.limits",
         "gateway.identity.session",
         "gateway.identity.sessions",

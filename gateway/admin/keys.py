@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.admin import passwords
 from gateway.admin.common import Malformed, TykJSON, error, flag, modified, read_object, rfc3339
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
@@ -60,9 +61,13 @@ def _keep_counters(new: dict[str, Any], old: Session) -> None:
 
 
 def routes(gw: AdminGateway) -> list[Route]:
-    async def write(key: str, session: Session, *, hashed: bool, reset: bool) -> Response | None:
-        """Tyk's doAddOrUpdate: apply the key's policies (saved applied, as Tyk saves it), refuse master
-        keys unless allowed, reset the quota, save."""
+    async def write(
+        key: str, session: Session, *, hashed: bool, reset: bool, old: Session | None = None
+    ) -> Response | None:
+        """Tyk's doAddOrUpdate: hash a basic-auth password, apply the key's policies (saved applied, as
+        Tyk saves it), refuse master keys unless allowed, reset the quota, save."""
+        algorithm = gw.config.basic_auth_hash_key_function
+        session = Session.from_json(await passwords.hash_password(session.to_json(), algorithm, old), "body")
         session = gw.sessions.apply_policies(session)
         if session.policy_error:
             log.error("key %s not saved: %s", redact_key(key), session.policy_error)
@@ -150,7 +155,7 @@ def routes(gw: AdminGateway) -> list[Route]:
         else:
             _keep_counters(fields, old)
         session = Session.from_json(fields, "request body")
-        refused = await write(key, session, hashed=hashed, reset=reset)
+        refused = await write(key, session, hashed=hashed, reset=reset, old=old)
         if refused is not None:
             return refused
         log.info("key %s modified", redact_key(key))
@@ -169,7 +174,7 @@ def routes(gw: AdminGateway) -> list[Route]:
             key, session = found if found is not None else (key, None)
         if session is None:
             return error(404, "Key not found")
-        body = session.to_json()
+        body = passwords.hidden(session.to_json())
         if session.quota_max != -1:
             used = await gw.sessions.used_quota(key, hashed=hashed)
             if used is not None:

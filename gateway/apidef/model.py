@@ -26,6 +26,17 @@ class AuthTokenSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class BasicAuthSpec:
+    """Tyk's Basic auth (Classic `use_basic_auth`, `basic_auth`, `auth_configs.basic`; OAS an http basic
+    security scheme): where the `user:password` credential is read, and how long a bcrypt check is
+    remembered (`cache_ttl` seconds; off with `disable_caching`)."""
+
+    source: AuthTokenSpec = AuthTokenSpec()
+    disable_caching: bool = False
+    cache_ttl: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class RateSpec:
     """A `rate` per `per` seconds limit (API-level: Classic global_rate_limit, OAS upstream.rateLimit)."""
 
@@ -176,7 +187,10 @@ class APISpec:
     strip_listen_path: bool = False
     domain: str = ""  # host match; empty = any host
     active: bool = True
-    auth: AuthTokenSpec | None = None  # None = keyless
+    auth: AuthTokenSpec | None = None  # the auth token (Tyk's standard auth); None = not asked for
+    basic_auth: BasicAuthSpec | None = None
+    # Tyk's base_identity_provided_by: which method's session the key steps act on ("" = the last one)
+    identity: str = ""
     rate_limit: RateSpec | None = None  # API-level rate limit
     event_handlers: tuple[HandlerSpec, ...] = ()
     hooks: tuple[HookSpec, ...] = ()  # Python request hooks (custom_middleware, driver python)
@@ -193,4 +207,4 @@ class APISpec:
 
     @property
     def keyless(self) -> bool:
-        return self.auth is None
+        return self.auth is None and self.basic_auth is None

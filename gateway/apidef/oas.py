@@ -11,9 +11,9 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import breakers, certs, features, hooks, upstream_auth, uptime, versions
+from gateway.apidef import basic_auth, breakers, certs, features, hooks, upstream_auth, uptime, versions
 from gateway.apidef.common import Reader, show
-from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BasicAuthSpec, HandlerSpec, RateSpec
 from gateway.errors import ConfigError
 
 X = "$.x-tyk-api-gateway"
@@ -42,6 +42,8 @@ def parse(raw: Any, where: str) -> APISpec:
     custom_domain = r.obj(server, "customDomain", f"{X}.server")
     domain = r.text(custom_domain, "name", f"{X}.server.customDomain")
     state = r.obj(info, "state", f"{X}.info")
+    token, basic = _auth(r, doc, server)
+    authentication = r.obj(server, "authentication", f"{X}.server")
     return APISpec(
         api_id=r.text(info, "id", f"{X}.info") or derived_id(name, listen_path),
         name=name,
@@ -51,7 +53,11 @@ def parse(raw: Any, where: str) -> APISpec:
         strip_listen_path=r.flag(listen, "strip", f"{X}.server.listenPath"),
         domain=domain.strip() if r.flag(custom_domain, "enabled", f"{X}.server.customDomain") else "",
         active=r.flag(state, "active", f"{X}.info.state", default=True),
-        auth=_auth(r, doc, server),
+        auth=token,
+        basic_auth=basic,
+        identity=basic_auth.identity(
+            r, authentication.get("baseIdentityProvider"), f"{X}.server.authentication.baseIdentityProvider"
+        ),
         rate_limit=_rate_limit(r, ext, upstream),
         event_handlers=_handlers(r, server),
         hooks=hooks.oas(r, ext),
@@ -78,7 +84,11 @@ def derived_id(name: str, listen_path: str) -> str:
     return "oas-" + hashlib.sha256(f"{name}\n{listen_path}".encode()).hexdigest()[:16]
 
 
-def _auth(r: Reader, doc: dict[str, Any], server: dict[str, Any]) -> AuthTokenSpec | None:
+def _auth(
+    r: Reader, doc: dict[str, Any], server: dict[str, Any]
+) -> tuple[AuthTokenSpec | None, BasicAuthSpec | None]:
+    """The auth token and Basic auth an API asks for (both None when authentication is off). As in Tyk's
+    legacy mode, every enabled scheme must pass; the auth token also guards an API enabling none."""
     path = f"{X}.server.authentication"
     auth = r.obj(server, "authentication", f"{X}.server")
     # Checked even when authentication is off: such a file contradicts itself, and guessing "open" is unsafe.
@@ -87,6 +97,8 @@ def _auth(r: Reader, doc: dict[str, Any], server: dict[str, Any]) -> AuthTokenSp
             raise r.unsupported(f"{path}.{key}.enabled", what)
     declared = r.obj(r.obj(doc, "components", "$"), "securitySchemes", "$.components")
     token: tuple[str, dict[str, Any], dict[str, Any]] | None = None
+    basic: BasicAuthSpec | None = None
+    strip = r.flag(auth, "stripAuthorizationData", path)
     for name, scheme in r.obj(auth, "securitySchemes", path).items():
         at = f"{path}.securitySchemes.{name}"
         if not isinstance(scheme, dict):
@@ -97,17 +109,20 @@ def _auth(r: Reader, doc: dict[str, Any], server: dict[str, Any]) -> AuthTokenSp
         if not isinstance(component, dict):
             raise r.fail(at, f"enabled, but $.components.securitySchemes.{name} does not declare it")
         kind = _scheme_kind(component)
+        if kind == "basic auth" and basic is None:
+            basic = basic_auth.oas(r, scheme, at, strip)
+            continue
         if kind != "apiKey":
             raise r.unsupported(f"{at}.enabled", kind)
         if token is not None:
             raise r.fail(at, f"only one apiKey scheme may be enabled, and {token[0]!r} already is")
         token = (name, scheme, component)
     if not r.flag(auth, "enabled", path):
-        return None
-    strip = r.flag(auth, "stripAuthorizationData", path)
-    if token is None:  # Tyk falls back to its auth token with default settings
-        return AuthTokenSpec(strip_auth_data=strip)
-    return _token(r, path, strip, *token)
+        return None, None
+    if token is not None:
+        return _token(r, path, strip, *token), basic
+    # Tyk falls back to its auth token with default settings when no other method is on.
+    return (AuthTokenSpec(strip_auth_data=strip) if basic is None else None), basic
 
 
 def _scheme_kind(component: dict[str, Any]) -> str:

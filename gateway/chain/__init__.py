@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 from gateway.apidef.model import APISpec
 from gateway.chain.access_rights import AccessRights
 from gateway.chain.auth import AuthToken
+from gateway.chain.basic_auth import BasicAuth
 from gateway.chain.cert_check import CertificateCheck
 from gateway.chain.circuit_breaker import CircuitBreaker
 from gateway.chain.hooks import PostAuthHooks, PostHooks, PreHooks
@@ -57,6 +58,7 @@ ORDER: tuple[type[Middleware], ...] = (
     PreHooks,  # Tyk's `pre` custom middleware: before auth and limits
     CertificateCheck,
     OrgLimits,
+    BasicAuth,  # Tyk's auth order: basic, (HMAC, JWT, ...), then the auth token; every one must pass
     AuthToken,
     PostAuthHooks,  # Tyk's `post_key_auth`: right after auth, before the key's checks
     KeyExpiry,

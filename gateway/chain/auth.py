@@ -16,6 +16,7 @@ from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import ACCESS_DISALLOWED, AUTH_FIELD_MISSING, STORE_PROBLEM, Reject, StoreError
 from gateway.events.catalog import AuthFailureMeta, Event
+from gateway.identity.session import Session
 from gateway.log import Throttle, get_logger, redact_key
 
 log = get_logger("chain.auth")
@@ -30,31 +31,15 @@ class AuthToken:
         assert spec.auth is not None
         self.auth: AuthTokenSpec = spec.auth
         self.org_id = spec.org_id
-        self._header = spec.auth.header_name.lower().encode("latin-1")
+        self.header = header_key(spec.auth)
+        self.sets_identity = spec.identity in ("", "auth_token")  # base_identity_provided_by
 
     @staticmethod
     def enabled(spec: APISpec, config: Config) -> bool:
         return spec.auth is not None
 
     def credential(self, ctx: RequestContext) -> str:
-        """Header first, then a non-empty query param overrides it, then a non-empty cookie (Tyk's order)."""
-        token = ""
-        if self.auth.use_header:
-            token = (ctx.header(self._header) or b"").decode("latin-1")
-        if self.auth.use_param and ctx.scope.get("query_string"):
-            for name, value in parse_qsl(ctx.scope["query_string"].decode("latin-1")):
-                if name == self.auth.param_name and value:
-                    token = value
-                    break
-        if self.auth.use_cookie:
-            raw = ctx.header(b"cookie")
-            if raw:
-                try:
-                    morsel = SimpleCookie(raw.decode("latin-1")).get(self.auth.cookie_name)
-                except CookieError:
-                    morsel = None
-                if morsel is not None and morsel.value:
-                    token = morsel.value
+        token = read_credential(ctx, self.auth, self.header)
         if token[:7].lower() == "bearer ":
             token = token[7:]
         return token.strip()
@@ -63,17 +48,7 @@ class AuthToken:
         token = self.credential(ctx)
         if not token:
             raise Reject(401, AUTH_FIELD_MISSING)
-        try:
-            # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
-            found = await ctx.services.sessions.find(token, org_id=self.org_id, for_api=True)
-        except StoreError as exc:
-            # Without a session there is nothing to authorise against: this always fails closed.
-            raise Reject(500, STORE_PROBLEM) from exc
-        if found is not None and found[1].policy_error:
-            # A policy gone, of another org, or none granting access: Tyk treats the key as not found.
-            if _refusals.allow(redact_key(found[0])):
-                log.warning("key %s refused: %s", redact_key(found[0]), found[1].policy_error)
-            found = None
+        found = await find_key(ctx, token, self.org_id)
         if found is None:
             ctx.fire(
                 Event.AuthFailure,
@@ -82,25 +57,70 @@ class AuthToken:
             raise Reject(403, ACCESS_DISALLOWED)
         # The key id is the stored name however the client spelled it, so limits and event metas see
         # one key (a custom key sent as "mine" and as "<org>mine" is one client).
-        ctx.key, ctx.session = found
+        if self.sets_identity:
+            ctx.key, ctx.session = found
         if self.auth.strip_auth_data:
-            self._strip_credential(ctx)
+            strip_credential(ctx, self.auth, self.header)
 
-    def _strip_credential(self, ctx: RequestContext) -> None:
-        """Tyk's StripAuth: the credential leaves by no route, header, query parameter or cookie."""
-        out = ctx.outgoing
-        if self.auth.use_header:
-            out.drop_header(self._header)
-        # Start from the query as already rewritten (VersionCheck may have stripped the version from it).
-        query = out.query_string(ctx.scope)
-        if self.auth.use_param and query:
-            name = quote(self.auth.param_name).encode()
-            kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] not in (name, b"")]
-            out.query = b"&".join(kept)
-        cookie = ctx.header(b"cookie")
-        if self.auth.use_cookie and cookie:
-            prefix = self.auth.cookie_name.encode() + b"="
-            kept = [part for part in cookie.split(b";") if not part.strip().startswith(prefix)]
-            out.remove_header("cookie")
-            if any(part.strip() for part in kept):
-                out.add += (("cookie", b";".join(kept).strip().decode("latin-1")),)
+
+def header_key(source: AuthTokenSpec) -> bytes:
+    """The credential header's name as ASGI spells it (lower-case bytes), worked out once at load."""
+    return source.header_name.lower().encode("latin-1")
+
+
+def read_credential(ctx: RequestContext, source: AuthTokenSpec, header: bytes) -> str:
+    """Header first, then a non-empty query param overrides it, then a non-empty cookie (Tyk's order)."""
+    token = ""
+    if source.use_header:
+        token = (ctx.header(header) or b"").decode("latin-1")
+    if source.use_param and ctx.scope.get("query_string"):
+        for name, value in parse_qsl(ctx.scope["query_string"].decode("latin-1")):
+            if name == source.param_name and value:
+                token = value
+                break
+    if source.use_cookie:
+        raw = ctx.header(b"cookie")
+        if raw:
+            try:
+                morsel = SimpleCookie(raw.decode("latin-1")).get(source.cookie_name)
+            except CookieError:
+                morsel = None
+            if morsel is not None and morsel.value:
+                token = morsel.value
+    return token
+
+
+async def find_key(ctx: RequestContext, name: str, org_id: str) -> tuple[str, Session] | None:
+    """The key and its session with its policies applied, or None when there is none to serve: unknown,
+    too short, or its policies cannot be applied (a policy gone, another org's, none granting access:
+    Tyk treats such a key as not found). A store failure is Tyk's 500: auth always fails closed."""
+    try:
+        # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
+        found = await ctx.services.sessions.find(name, org_id=org_id, for_api=True)
+    except StoreError as exc:
+        raise Reject(500, STORE_PROBLEM) from exc
+    if found is not None and found[1].policy_error:
+        if _refusals.allow(redact_key(found[0])):
+            log.warning("key %s refused: %s", redact_key(found[0]), found[1].policy_error)
+        return None
+    return found
+
+
+def strip_credential(ctx: RequestContext, source: AuthTokenSpec, header: bytes) -> None:
+    """Tyk's StripAuth: the credential leaves by no route, header, query parameter or cookie."""
+    out = ctx.outgoing
+    if source.use_header:
+        out.drop_header(header)
+    # Start from the query as already rewritten (VersionCheck may have stripped the version from it).
+    query = out.query_string(ctx.scope)
+    if source.use_param and query:
+        name = quote(source.param_name).encode()
+        kept = [part for part in query.split(b"&") if part.split(b"=", 1)[0] not in (name, b"")]
+        out.query = b"&".join(kept)
+    cookie = ctx.header(b"cookie")
+    if source.use_cookie and cookie:
+        prefix = source.cookie_name.encode() + b"="
+        kept = [part for part in cookie.split(b";") if not part.strip().startswith(prefix)]
+        out.remove_header("cookie")
+        if any(part.strip() for part in kept):
+            out.add += (("cookie", b";".join(kept).strip().decode("latin-1")),)

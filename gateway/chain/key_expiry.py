@@ -13,6 +13,9 @@ from gateway.context import RequestContext
 from gateway.errors import KEY_EXPIRED, KEY_INACTIVE, Reject
 from gateway.events.catalog import Event, KeyExpiredMeta
 
+# Tyk's answer when the identity method set no session (mw_key_expired_check.go).
+SESSION_MISSING = "Session state is missing or unset! Please make sure that auth headers are properly applied"
+
 
 class KeyExpiry(KeyStep):
     name: ClassVar[str] = "key_expiry"
@@ -20,7 +23,8 @@ class KeyExpiry(KeyStep):
     async def on_request(self, ctx: RequestContext) -> None:
         session = ctx.session
         if session is None:
-            return
+            # base_identity_provided_by names a method this API does not run: no session to act on.
+            raise Reject(400, SESSION_MISSING)
         if session.is_inactive:
             self._fire(ctx, "Attempted access from inactive key.")
             raise Reject(403, KEY_INACTIVE)

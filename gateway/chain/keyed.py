@@ -1,5 +1,5 @@
 """The shared shape of the steps that act on the key auth found (key expiry, access rights, the key's
-rate limit and quota): on only when the API has auth, and knowing the API they guard.
+rate limit and quota): on whenever the API asks for some auth method, and knowing the API they guard.
 
 It decides nothing about a request itself: each step's `on_request` does.
 """
@@ -17,4 +17,4 @@ class KeyStep:
 
     @staticmethod
     def enabled(spec: APISpec, config: Config) -> bool:
-        return spec.auth is not None
+        return not spec.keyless

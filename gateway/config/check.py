@@ -28,6 +28,8 @@ CHOICES: Mapping[str, tuple[str, ...]] = {
     "rate_limit_response_headers": ("", "quotas", "rate_limits"),  # Tyk: anything but rate_limits = quotas
     "store_failure_policy": ("open", "closed"),
     "hash_key_function": ("", "murmur32", "murmur64", "murmur128", "sha256"),  # Tyk's; all in keyhash
+    # Tyk stores bcrypt for "" and for a name it does not know; here an unknown name is refused.
+    "basic_auth_hash_key_function": ("", "bcrypt", "murmur32", "murmur64", "murmur128", "sha256"),
 }
 _LOWER_CASED = frozenset({"log_level"})
 

@@ -163,6 +163,7 @@ class Config:
     local_session_cache: LocalSessionCacheConfig = field(default_factory=LocalSessionCacheConfig)
     hash_keys: bool = False
     hash_key_function: str = ""
+    basic_auth_hash_key_function: str = ""  # how basic-auth passwords are stored; "" = bcrypt
     enable_hashed_keys_listing: bool = False
     min_token_length: int = 3
     enable_key_logging: bool = False

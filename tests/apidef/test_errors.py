@@ -236,7 +236,6 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         '{"name": "X"}',
     ),
     ("JWT scheme", scheme("jwt"), f"{X}.server.authentication.securitySchemes.jwt.enabled", "JWT"),
-    ("basic scheme", scheme("basic"), f"{X}.server.authentication.securitySchemes.basic.enabled", "basic"),
     ("OAuth scheme", scheme("oauth"), f"{X}.server.authentication.securitySchemes.oauth.enabled", "OAuth"),
     (
         "JWT while auth is off",

@@ -26,6 +26,7 @@ def test_order_is_tyks() -> None:
         "hooks_pre",  # Tyk: pre plugins after CORS, before the IP lists and mutual TLS
         "cert_check",
         "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
+        "basic_auth",  # then the auth methods in Tyk's order, the auth token last
         "auth",
         "hooks_post_key_auth",
         "key_expiry",
