@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef import basic_auth, breakers, certs, features, hooks, upstream_auth, uptime, versions
+from gateway.apidef import (
+    basic_auth,
+    breakers,
+    certs,
+    features,
+    hooks,
+    jwt_auth,
+    upstream_auth,
+    uptime,
+    versions,
+)
 from gateway.apidef.common import Reader, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
 UNSUPPORTED_AUTH = (
     ("use_oauth2", "OAuth 2.0"),
-    ("enable_jwt", "JWT auth"),
     ("enable_signature_checking", "HMAC request signing"),
     ("use_openid", "OpenID Connect"),
     ("enable_coprocess_auth", "custom plugin auth"),
@@ -42,6 +51,7 @@ def parse(raw: Any, where: str) -> APISpec:
         active=r.flag(doc, "active", "$", default=True),
         auth=_auth(r, doc),
         basic_auth=basic_auth.classic(r, doc),
+        jwt=jwt_auth.classic(r, doc),
         identity=basic_auth.identity(r, doc.get("base_identity_provided_by"), "$.base_identity_provided_by"),
         rate_limit=_rate_limit(r, doc),
         event_handlers=_handlers(r, doc),
@@ -75,7 +85,8 @@ def _auth(r: Reader, doc: dict[str, Any]) -> AuthTokenSpec | None:
     if r.flag(doc, "use_keyless", "$"):
         return None
     # Tyk's rule: the auth token is asked for when use_standard_auth says so, or when no other method is.
-    if r.flag(doc, "use_basic_auth", "$") and not r.flag(doc, "use_standard_auth", "$"):
+    other = r.flag(doc, "use_basic_auth", "$") or r.flag(doc, "enable_jwt", "$")
+    if other and not r.flag(doc, "use_standard_auth", "$"):
         return None
     # Tyk reads the deprecated top-level `auth` only when `auth_configs.authToken` is absent.
     configs = r.obj(doc, "auth_configs", "$")

@@ -37,6 +37,25 @@ class BasicAuthSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class JWTSpec:
+    """Tyk's JWT auth: where the token is read, the signing method ("hmac", "rsa", "ecdsa"), `secret` (Tyk's
+    jwt_source: a base64 secret or PEM key; "" = each key's own jwt_data.secret, named by the token's kid),
+    the claims naming the user and the policy, default policies and the time-claim skews (seconds)."""
+
+    source: AuthTokenSpec = AuthTokenSpec()
+    signing_method: str = "hmac"
+    secret: str = ""
+    secret_bytes: bytes | None = None  # `secret` base64-decoded as Tyk reads it; None if it is not base64
+    identity_field: str = "sub"
+    policy_field: str = ""
+    default_policies: tuple[str, ...] = ()
+    skip_kid: bool = False
+    iat_skew: int = 0
+    exp_skew: int = 0
+    nbf_skew: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RateSpec:
     """A `rate` per `per` seconds limit (API-level: Classic global_rate_limit, OAS upstream.rateLimit)."""
 
@@ -189,6 +208,7 @@ class APISpec:
     active: bool = True
     auth: AuthTokenSpec | None = None  # the auth token (Tyk's standard auth); None = not asked for
     basic_auth: BasicAuthSpec | None = None
+    jwt: JWTSpec | None = None
     # Tyk's base_identity_provided_by: which method's session the key steps act on ("" = the last one)
     identity: str = ""
     rate_limit: RateSpec | None = None  # API-level rate limit
@@ -207,4 +227,4 @@ class APISpec:
 
     @property
     def keyless(self) -> bool:
-        return self.auth is None and self.basic_auth is None
+        return self.auth is None and self.basic_auth is None and self.jwt is None

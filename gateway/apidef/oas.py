@@ -11,9 +11,19 @@ import hashlib
 import math
 from typing import Any
 
-from gateway.apidef import basic_auth, breakers, certs, features, hooks, upstream_auth, uptime, versions
+from gateway.apidef import (
+    basic_auth,
+    breakers,
+    certs,
+    features,
+    hooks,
+    jwt_auth,
+    upstream_auth,
+    uptime,
+    versions,
+)
 from gateway.apidef.common import Reader, show
-from gateway.apidef.model import APISpec, AuthTokenSpec, BasicAuthSpec, HandlerSpec, RateSpec
+from gateway.apidef.model import APISpec, AuthTokenSpec, BasicAuthSpec, HandlerSpec, JWTSpec, RateSpec
 from gateway.errors import ConfigError
 
 X = "$.x-tyk-api-gateway"
@@ -42,7 +52,7 @@ def parse(raw: Any, where: str) -> APISpec:
     custom_domain = r.obj(server, "customDomain", f"{X}.server")
     domain = r.text(custom_domain, "name", f"{X}.server.customDomain")
     state = r.obj(info, "state", f"{X}.info")
-    token, basic = _auth(r, doc, server)
+    token, basic, jwt = _auth(r, doc, server)
     authentication = r.obj(server, "authentication", f"{X}.server")
     return APISpec(
         api_id=r.text(info, "id", f"{X}.info") or derived_id(name, listen_path),
@@ -55,6 +65,7 @@ def parse(raw: Any, where: str) -> APISpec:
         active=r.flag(state, "active", f"{X}.info.state", default=True),
         auth=token,
         basic_auth=basic,
+        jwt=jwt,
         identity=basic_auth.identity(
             r, authentication.get("baseIdentityProvider"), f"{X}.server.authentication.baseIdentityProvider"
         ),
@@ -86,8 +97,8 @@ def derived_id(name: str, listen_path: str) -> str:
 
 def _auth(
     r: Reader, doc: dict[str, Any], server: dict[str, Any]
-) -> tuple[AuthTokenSpec | None, BasicAuthSpec | None]:
-    """The auth token and Basic auth an API asks for (both None when authentication is off). As in Tyk's
+) -> tuple[AuthTokenSpec | None, BasicAuthSpec | None, JWTSpec | None]:
+    """The auth token, Basic auth and JWT an API asks for (all None when authentication is off). As in Tyk's
     legacy mode, every enabled scheme must pass; the auth token also guards an API enabling none."""
     path = f"{X}.server.authentication"
     auth = r.obj(server, "authentication", f"{X}.server")
@@ -98,6 +109,7 @@ def _auth(
     declared = r.obj(r.obj(doc, "components", "$"), "securitySchemes", "$.components")
     token: tuple[str, dict[str, Any], dict[str, Any]] | None = None
     basic: BasicAuthSpec | None = None
+    jwt: JWTSpec | None = None
     strip = r.flag(auth, "stripAuthorizationData", path)
     for name, scheme in r.obj(auth, "securitySchemes", path).items():
         at = f"{path}.securitySchemes.{name}"
@@ -112,17 +124,21 @@ def _auth(
         if kind == "basic auth" and basic is None:
             basic = basic_auth.oas(r, scheme, at, strip)
             continue
+        if kind == "JWT auth" and jwt is None:
+            jwt = jwt_auth.oas(r, scheme, at, strip)
+            continue
         if kind != "apiKey":
             raise r.unsupported(f"{at}.enabled", kind)
         if token is not None:
             raise r.fail(at, f"only one apiKey scheme may be enabled, and {token[0]!r} already is")
         token = (name, scheme, component)
     if not r.flag(auth, "enabled", path):
-        return None, None
+        return None, None, None
     if token is not None:
-        return _token(r, path, strip, *token), basic
+        return _token(r, path, strip, *token), basic, jwt
     # Tyk falls back to its auth token with default settings when no other method is on.
-    return (AuthTokenSpec(strip_auth_data=strip) if basic is None else None), basic
+    fallback = AuthTokenSpec(strip_auth_data=strip) if basic is None and jwt is None else None
+    return fallback, basic, jwt
 
 
 def _scheme_kind(component: dict[str, Any]) -> str:

@@ -68,7 +68,7 @@ async def test_a_definition_without_id_gets_one(admin: Admin) -> None:
         (b"not json", "Request malformed"),
         (b"[1, 2]", "Request malformed"),
         (json.dumps(classic(proxy={"listen_path": "/x/", "target_url": "not-a-url"})).encode(), "target_url"),
-        (json.dumps(classic(enable_jwt=True)).encode(), "enable_jwt"),
+        (json.dumps(classic(use_oauth2=True)).encode(), "use_oauth2"),
         (json.dumps(classic(api_id="../evil")).encode(), "path separators"),
         (json.dumps(classic(api_id="a/b")).encode(), "path separators"),
         (json.dumps(classic(api_id="..")).encode(), "path separators"),

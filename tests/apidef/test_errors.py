@@ -235,13 +235,22 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         f"{X}.server.eventHandlers[0].headers[0]",
         '{"name": "X"}',
     ),
-    ("JWT scheme", scheme("jwt"), f"{X}.server.authentication.securitySchemes.jwt.enabled", "JWT"),
+    (
+        "JWT with a JWKS endpoint",
+        lambda d: at(
+            scheme("jwt")(d),
+            "x-tyk-api-gateway.server.authentication.securitySchemes.jwt.jwksURIs",
+            [{"url": "http://idp/jwks"}],
+        ),
+        f"{X}.server.authentication.securitySchemes.jwt.jwksURIs",
+        "JWKS",
+    ),
     ("OAuth scheme", scheme("oauth"), f"{X}.server.authentication.securitySchemes.oauth.enabled", "OAuth"),
     (
-        "JWT while auth is off",
-        lambda d: at(scheme("jwt")(d), "x-tyk-api-gateway.server.authentication.enabled", False),
-        "securitySchemes.jwt.enabled",
-        "JWT",
+        "OAuth while auth is off",
+        lambda d: at(scheme("oauth")(d), "x-tyk-api-gateway.server.authentication.enabled", False),
+        "securitySchemes.oauth.enabled",
+        "OAuth",
     ),
     (
         "undeclared scheme",

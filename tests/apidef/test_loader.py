@@ -32,7 +32,7 @@ def test_each_file_loads_or_is_skipped_with_its_reason(
         "b-broken.json": '{"api_id": "b", "proxy": ',
         "c-list.json": "[1, 2]",
         "d-relative.json": api("d", "/d/", proxy={"listen_path": "/d/", "target_url": "not-a-url"}),
-        "e-jwt.json": api("e", "/e/", enable_jwt=True),
+        "e-jwt.json": api("e", "/e/", use_oauth2=True),
         "f-same-id.json": api("good", "/f/"),
         "g-same-path.json": api("g", "/good/"),
         "h-other-domain.json": api("h", "/good/", domain="api.example.com"),
@@ -62,7 +62,7 @@ def test_each_file_loads_or_is_skipped_with_its_reason(
     assert reasons["b-broken.json"].startswith("not valid JSON: Expecting value at line 1 column 26")
     assert reasons["c-list.json"].startswith("$: expected a JSON object, got list")
     assert "$.proxy.target_url" in reasons["d-relative.json"] and '"not-a-url"' in reasons["d-relative.json"]
-    assert reasons["e-jwt.json"].startswith("$.enable_jwt: JWT auth is not supported")
+    assert reasons["e-jwt.json"].startswith("$.use_oauth2: OAuth 2.0 is not supported")
     assert "'good'" in reasons["f-same-id.json"] and "a-good.json" in reasons["f-same-id.json"]
     assert "/good/" in reasons["g-same-path.json"] and "a-good.json" in reasons["g-same-path.json"]
     assert reasons["j-latin1.json"].startswith("not UTF-8")

@@ -34,11 +34,11 @@ async def test_a_broken_definition_is_skipped_and_the_rest_serves(
             {"api_id": "r", "use_keyless": True, "proxy": {"listen_path": "/r/", "target_url": "not-a-url"}}
         )
     )
-    (tmp_path / "apps" / "jwt.json").write_text(
+    (tmp_path / "apps" / "oauth.json").write_text(
         json.dumps(
             {
                 "api_id": "j",
-                "enable_jwt": True,
+                "use_oauth2": True,
                 "proxy": {"listen_path": "/j/", "target_url": "http://127.0.0.1:1"},
             }
         )
@@ -51,7 +51,7 @@ async def test_a_broken_definition_is_skipped_and_the_rest_serves(
             assert [s.api_id for s in gw.gateway.specs()] == ["good"]
     text = caplog.text
     assert "broken.json" in text and "relative.json" in text and "target_url" in text
-    assert "jwt.json" in text and "enable_jwt" in text
+    assert "oauth.json" in text and "use_oauth2" in text
     assert not [r for r in caplog.records if r.exc_info]
 
 

@@ -1,0 +1,150 @@
+"""JWT auth in both formats (Classic `enable_jwt` and its `jwt_*` fields with `auth_configs.jwt`; OAS an http
+bearer JWT security scheme with its x-tyk-api-gateway entry). Pure parsing, no I/O.
+
+What is not implemented yet is refused by name (the API is skipped), never served without it: JWKS
+endpoints (`jwt_jwks_uris`, a JWKS URL as `jwt_source`), scope-to-policy mapping, `jwt_client_base_field`
+and OAS's extra claim checks (issuers, audiences, subjects, jti, custom claims).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from gateway.apidef.common import Reader
+from gateway.apidef.model import AuthTokenSpec, JWTSpec
+
+METHODS = ("hmac", "rsa", "ecdsa")
+_URL = re.compile(r"(?i)https?://")
+JWKS = "JWKS endpoints for JWT keys"
+
+
+def source_bytes(source: str) -> bytes | None:
+    """`jwt_source` as Tyk reads it: standard base64 (padding required); None when it is not base64."""
+    try:
+        return base64.b64decode(source.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _spec(
+    r: Reader, fields: dict[str, Any], at: str, source: AuthTokenSpec, names: dict[str, str]
+) -> JWTSpec:
+    """The JWT settings from a Classic definition or an OAS scheme (`names` maps our field to theirs)."""
+    secret = r.text(fields, names["source"], at)
+    decoded = source_bytes(secret) if secret else None
+    if secret and (_URL.match(secret) or (decoded is not None and _URL.match(decoded.decode("latin-1")))):
+        raise r.unsupported(f"{at}.{names['source']}", JWKS, secret)
+    method = r.text(fields, names["method"], at).lower()
+    defaults = r.items(fields, names["defaults"], at)
+    for i, policy in enumerate(defaults):
+        if not isinstance(policy, str):
+            raise r.fail(f"{at}.{names['defaults']}[{i}]", f"expected a policy id, got {policy!r}")
+    skews = []
+    for name in ("iat", "exp", "nbf"):
+        value = r.number(fields, names[name], at)
+        if value < 0:
+            raise r.fail(f"{at}.{names[name]}", f"expected seconds >= 0, got {value:g}")
+        skews.append(int(value))
+    return JWTSpec(
+        source=source,
+        signing_method=method if method in METHODS else "hmac",  # Tyk: anything else means HMAC
+        secret=secret,
+        secret_bytes=decoded,
+        identity_field=r.text(fields, names["identity"], at) or "sub",
+        policy_field=r.text(fields, names["policy"], at),
+        default_policies=tuple(defaults),
+        skip_kid=r.flag(fields, names["skip_kid"], at),
+        iat_skew=skews[0],
+        exp_skew=skews[1],
+        nbf_skew=skews[2],
+    )
+
+
+CLASSIC_NAMES = {
+    "source": "jwt_source",
+    "method": "jwt_signing_method",
+    "defaults": "jwt_default_policies",
+    "identity": "jwt_identity_base_field",
+    "policy": "jwt_policy_field_name",
+    "skip_kid": "jwt_skip_kid",
+    "iat": "jwt_issued_at_validation_skew",
+    "exp": "jwt_expires_at_validation_skew",
+    "nbf": "jwt_not_before_validation_skew",
+}
+OAS_NAMES = {
+    "source": "source",
+    "method": "signingMethod",
+    "defaults": "defaultPolicies",
+    "identity": "identityBaseField",
+    "policy": "policyFieldName",
+    "skip_kid": "skipKid",
+    "iat": "issuedAtValidationSkew",
+    "exp": "expiresAtValidationSkew",
+    "nbf": "notBeforeValidationSkew",
+}
+
+
+def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
+    if not r.flag(doc, "enable_jwt", "$") or r.flag(doc, "use_keyless", "$"):
+        return None
+    if r.items(doc, "jwt_jwks_uris", "$"):
+        raise r.unsupported("$.jwt_jwks_uris", JWKS)
+    if r.text(doc, "jwt_client_base_field", "$"):
+        raise r.unsupported("$.jwt_client_base_field", "JWT policies from a client key")
+    scopes = r.obj(r.obj(doc, "scopes", "$"), "jwt", "$.scopes")
+    if r.obj(scopes, "scope_to_policy", "$.scopes.jwt") or r.obj(doc, "jwt_scope_to_policy_mapping", "$"):
+        raise r.unsupported("$.scopes.jwt.scope_to_policy", "JWT scope-to-policy mapping")
+    configs = r.obj(doc, "auth_configs", "$")
+    # Tyk reads the deprecated top-level `auth` for JWT when `auth_configs.jwt` is absent.
+    if configs.get("jwt") is not None:
+        block, path = r.obj(configs, "jwt", "$.auth_configs"), "$.auth_configs.jwt"
+    else:
+        block, path = r.obj(doc, "auth", "$"), "$.auth"
+    header = r.text(block, "auth_header_name", path) or "Authorization"
+    source = AuthTokenSpec(
+        header_name=header,
+        use_header=not r.flag(block, "disable_header", path),
+        use_param=r.flag(block, "use_param", path),
+        param_name=r.text(block, "param_name", path) or header,
+        use_cookie=r.flag(block, "use_cookie", path),
+        cookie_name=r.text(block, "cookie_name", path) or header,
+        strip_auth_data=r.flag(doc, "strip_auth_data", "$"),
+    )
+    return _spec(r, doc, "$", source, CLASSIC_NAMES)
+
+
+def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
+    """One enabled bearer JWT scheme's x-tyk entry; as in Tyk, without `header` no header is read."""
+    for name, what in (
+        ("jwksURIs", JWKS),
+        ("clientBaseField", "JWT policies from a client key"),
+        ("allowedIssuers", "JWT issuer checks"),
+        ("allowedAudiences", "JWT audience checks"),
+        ("allowedSubjects", "JWT subject checks"),
+        ("customClaimValidation", "JWT custom claim checks"),
+    ):
+        if scheme.get(name):
+            raise r.unsupported(f"{at}.{name}", what, scheme[name])
+    if r.flag(r.obj(scheme, "jtiValidation", at), "enabled", f"{at}.jtiValidation"):
+        raise r.unsupported(f"{at}.jtiValidation.enabled", "JWT jti checks")
+    if r.obj(scheme, "scopes", at).get("scopeToPolicyMapping"):
+        raise r.unsupported(f"{at}.scopes.scopeToPolicyMapping", "JWT scope-to-policy mapping")
+    use, names = {}, {}
+    for kind in ("header", "query", "cookie"):
+        block = r.obj(scheme, kind, at)
+        use[kind] = r.flag(block, "enabled", f"{at}.{kind}")
+        names[kind] = r.text(block, "name", f"{at}.{kind}")
+    header = names["header"] or "Authorization"
+    source = AuthTokenSpec(
+        header_name=header,
+        use_header=use["header"],
+        use_param=use["query"],
+        param_name=names["query"] or header,
+        use_cookie=use["cookie"],
+        cookie_name=names["cookie"] or header,
+        strip_auth_data=strip,
+    )
+    return _spec(r, scheme, at, source, OAS_NAMES)

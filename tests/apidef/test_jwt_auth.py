@@ -1,0 +1,69 @@
+"""JWT settings in both formats: Tyk's field names, its reading of jwt_source (base64; a JWKS URL refused
+for now), the signing method (anything unknown means HMAC), and what is refused by name."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from gateway.apidef.loader import parse
+from gateway.errors import ConfigError
+from tests.apidef.test_fields import classic, oas_doc
+
+
+def test_classic_fields_and_tyks_reading_of_them() -> None:
+    spec = parse(
+        classic(
+            enable_jwt=True,
+            jwt_signing_method="bla",
+            jwt_source=base64.b64encode(b"secret").decode(),
+            jwt_identity_base_field="user_id",
+            jwt_policy_field_name="pol",
+            jwt_default_policies=["p1", "p2"],
+            jwt_expires_at_validation_skew=3,
+        ),
+        "c.json",
+    ).jwt
+    assert spec is not None and spec.signing_method == "hmac" and spec.secret_bytes == b"secret"
+    assert (spec.identity_field, spec.policy_field, spec.default_policies, spec.exp_skew) == (
+        "user_id",
+        "pol",
+        ("p1", "p2"),
+        3,
+    )
+    # Tyk's corpus has a jwt_source that is not base64: the API loads and refuses every token.
+    odd = parse(classic(enable_jwt=True, jwt_source="header"), "c.json")
+    assert odd.jwt is not None and odd.jwt.secret_bytes is None and odd.auth is None
+
+
+def test_oas_bearer_jwt_scheme() -> None:
+    scheme = {
+        "enabled": True,
+        "source": base64.b64encode(b"k").decode(),
+        "signingMethod": "rsa",
+        "header": {"enabled": True},
+    }
+    doc = oas_doc(
+        {"server": {"authentication": {"enabled": True, "securitySchemes": {"j": scheme}}}},
+        components={"securitySchemes": {"j": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    )
+    spec = parse(doc, "o.json")
+    assert spec.jwt is not None and spec.jwt.signing_method == "rsa" and spec.auth is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"jwt_source": "https://idp.example/jwks"}, "$.jwt_source"),
+        ({"jwt_source": base64.b64encode(b"http://idp/jwks").decode()}, "$.jwt_source"),
+        ({"jwt_jwks_uris": [{"url": "https://idp/jwks"}]}, "$.jwt_jwks_uris"),
+        ({"jwt_client_base_field": "client"}, "$.jwt_client_base_field"),
+        ({"scopes": {"jwt": {"scope_to_policy": {"read": "p"}}}}, "$.scopes.jwt.scope_to_policy"),
+        ({"jwt_issued_at_validation_skew": -1}, "$.jwt_issued_at_validation_skew"),
+    ],
+)
+def test_refused_by_name(fields: dict[str, Any], path: str) -> None:
+    with pytest.raises(ConfigError, match=path.replace("$", r"\$").replace(".", r"\.")):
+        parse(classic(enable_jwt=True, **fields), "c.json")
