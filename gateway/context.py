@@ -43,7 +43,8 @@ class Services:
     limiter: Limiter
     bus: EventBus
     clock: Callable[[], float] = time.time
-    oauth_http: httpx.AsyncClient | None = None  # upstream OAuth token requests (app/gateway.py owns it)
+    # Outbound calls the chain makes: upstream OAuth tokens, JWKS endpoints (app/parts.py owns it).
+    oauth_http: httpx.AsyncClient | None = None
     # One "store unavailable" line per 30 s per gateway, however many requests hit the outage.
     outage_log: Throttle = field(default_factory=lambda: Throttle(30.0))
     # The certificates each API uses (mutual TLS, upstream), swapped in on every load.

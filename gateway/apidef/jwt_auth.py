@@ -1,9 +1,9 @@
 """JWT auth in both formats (Classic `enable_jwt` and its `jwt_*` fields with `auth_configs.jwt`; OAS an http
-bearer JWT security scheme with its x-tyk-api-gateway entry). Pure parsing, no I/O.
+bearer JWT security scheme with its x-tyk-api-gateway entry), JWKS endpoints included. Pure parsing.
 
-What is not implemented yet is refused by name (the API is skipped), never served without it: JWKS
-endpoints (`jwt_jwks_uris`, a JWKS URL as `jwt_source`), scope-to-policy mapping, `jwt_client_base_field`
-and OAS's extra claim checks (issuers, audiences, subjects, jti, custom claims).
+What is not implemented yet is refused by name (the API is skipped), never served without it:
+scope-to-policy mapping, `jwt_client_base_field` and OAS's extra claim checks (issuers, audiences,
+subjects, jti, custom claims).
 """
 
 from __future__ import annotations
@@ -18,7 +18,22 @@ from gateway.apidef.model import AuthTokenSpec, JWTSpec
 
 METHODS = ("hmac", "rsa", "ecdsa")
 _URL = re.compile(r"(?i)https?://")
-JWKS = "JWKS endpoints for JWT keys"
+
+
+def _jwks(
+    r: Reader, fields: dict[str, Any], at: str, name: str, timeout: str
+) -> tuple[tuple[str, float], ...]:
+    """The JWKS endpoints listed (Classic jwt_jwks_uris, OAS jwksURIs): each URL with its cache time."""
+    found = []
+    for i, entry in enumerate(r.items(fields, name, at)):
+        path = f"{at}.{name}[{i}]"
+        if not isinstance(entry, dict):
+            raise r.fail(path, f"expected an object with a url, got {entry!r}")
+        url = r.text(entry, "url", path)
+        if not _URL.match(url):
+            raise r.fail(f"{path}.url", f"expected an http:// or https:// URL, got {url!r}")
+        found.append((url, r.duration(entry, timeout, path)))
+    return tuple(found)
 
 
 def source_bytes(source: str) -> bytes | None:
@@ -35,8 +50,12 @@ def _spec(
     """The JWT settings from a Classic definition or an OAS scheme (`names` maps our field to theirs)."""
     secret = r.text(fields, names["source"], at)
     decoded = source_bytes(secret) if secret else None
-    if secret and (_URL.match(secret) or (decoded is not None and _URL.match(decoded.decode("latin-1")))):
-        raise r.unsupported(f"{at}.{names['source']}", JWKS, secret)
+    jwks = _jwks(r, fields, at, names["jwks"], names["timeout"])
+    # A URL as jwt_source, raw or base64 (Tyk reads both), is a JWKS endpoint.
+    url = secret if _URL.match(secret) else decoded.decode("latin-1") if decoded is not None else ""
+    if secret and _URL.match(url):
+        jwks = ((url.strip(), 0.0), *jwks)
+        secret, decoded = "", None
     method = r.text(fields, names["method"], at).lower()
     defaults = r.items(fields, names["defaults"], at)
     for i, policy in enumerate(defaults):
@@ -53,6 +72,7 @@ def _spec(
         signing_method=method if method in METHODS else "hmac",  # Tyk: anything else means HMAC
         secret=secret,
         secret_bytes=decoded,
+        jwks=jwks,
         identity_field=r.text(fields, names["identity"], at) or "sub",
         policy_field=r.text(fields, names["policy"], at),
         default_policies=tuple(defaults),
@@ -73,6 +93,8 @@ CLASSIC_NAMES = {
     "iat": "jwt_issued_at_validation_skew",
     "exp": "jwt_expires_at_validation_skew",
     "nbf": "jwt_not_before_validation_skew",
+    "jwks": "jwt_jwks_uris",
+    "timeout": "cache_timeout",
 }
 OAS_NAMES = {
     "source": "source",
@@ -84,14 +106,14 @@ OAS_NAMES = {
     "iat": "issuedAtValidationSkew",
     "exp": "expiresAtValidationSkew",
     "nbf": "notBeforeValidationSkew",
+    "jwks": "jwksURIs",
+    "timeout": "cacheTimeout",
 }
 
 
 def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
     if not r.flag(doc, "enable_jwt", "$") or r.flag(doc, "use_keyless", "$"):
         return None
-    if r.items(doc, "jwt_jwks_uris", "$"):
-        raise r.unsupported("$.jwt_jwks_uris", JWKS)
     if r.text(doc, "jwt_client_base_field", "$"):
         raise r.unsupported("$.jwt_client_base_field", "JWT policies from a client key")
     scopes = r.obj(r.obj(doc, "scopes", "$"), "jwt", "$.scopes")
@@ -119,7 +141,6 @@ def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
 def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
     """One enabled bearer JWT scheme's x-tyk entry; as in Tyk, without `header` no header is read."""
     for name, what in (
-        ("jwksURIs", JWKS),
         ("clientBaseField", "JWT policies from a client key"),
         ("allowedIssuers", "JWT issuer checks"),
         ("allowedAudiences", "JWT audience checks"),

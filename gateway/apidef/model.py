@@ -46,6 +46,7 @@ class JWTSpec:
     signing_method: str = "hmac"
     secret: str = ""
     secret_bytes: bytes | None = None  # `secret` base64-decoded as Tyk reads it; None if it is not base64
+    jwks: tuple[tuple[str, float], ...] = ()  # (JWKS URL, seconds its keys are kept; 0 = the default)
     identity_field: str = "sub"
     policy_field: str = ""
     default_policies: tuple[str, ...] = ()

@@ -20,6 +20,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from gateway.apidef.model import APISpec, JWTSpec
 from gateway.chain import jwt_session
 from gateway.chain.auth import find_key, header_key, read_credential, strip_credential
+from gateway.chain.jwks import JWKS
 from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import AUTH_FIELD_MISSING, Reject
@@ -52,6 +53,7 @@ class JWTAuth:
         # The API's own key, made once; a jwt_source that is not a key refuses every token (as in Tyk).
         self.key: Any = None
         self.key_error = ""
+        self.jwks = JWKS(spec.api_id, self.jwt.jwks) if self.jwt.jwks else None
         if self.jwt.secret:
             raw = self.jwt.secret_bytes
             if raw is None:
@@ -79,7 +81,12 @@ class JWTAuth:
             self._refuse(ctx, NOT_AUTHORIZED + ": Unexpected signing method")
         key = self.key
         found = None
-        if not self.jwt.secret:  # each key's own secret, named by the kid (or the identity claim)
+        if self.jwks is not None:
+            kid = header.get("kid")
+            key = await self.jwks.key(ctx.services.oauth_http, kid) if isinstance(kid, str) else None
+            if key is None:
+                self._refuse(ctx, NOT_AUTHORIZED)
+        elif not self.jwt.secret:  # each key's own secret, named by the kid (or the identity claim)
             found = await find_key(ctx, self._kid(token, header), self.org_id)
             secret = (found[1].raw.get("jwt_data") or {}).get("secret", "") if found is not None else ""
             key, problem = jwt_session.load_key(str(secret).encode(), self.jwt.signing_method)

@@ -236,14 +236,14 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         '{"name": "X"}',
     ),
     (
-        "JWT with a JWKS endpoint",
+        "JWT with a scope mapping",
         lambda d: at(
             scheme("jwt")(d),
-            "x-tyk-api-gateway.server.authentication.securitySchemes.jwt.jwksURIs",
-            [{"url": "http://idp/jwks"}],
+            "x-tyk-api-gateway.server.authentication.securitySchemes.jwt.scopes",
+            {"scopeToPolicyMapping": [{"scope": "read", "policyId": "p"}]},
         ),
-        f"{X}.server.authentication.securitySchemes.jwt.jwksURIs",
-        "JWKS",
+        f"{X}.server.authentication.securitySchemes.jwt.scopes.scopeToPolicyMapping",
+        "scope",
     ),
     ("OAuth scheme", scheme("oauth"), f"{X}.server.authentication.securitySchemes.oauth.enabled", "OAuth"),
     (

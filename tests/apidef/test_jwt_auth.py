@@ -4,6 +4,7 @@ for now), the signing method (anything unknown means HMAC), and what is refused 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
@@ -38,6 +39,22 @@ def test_classic_fields_and_tyks_reading_of_them() -> None:
     assert odd.jwt is not None and odd.jwt.secret_bytes is None and odd.auth is None
 
 
+def test_jwks_endpoints_raw_or_base64_and_listed() -> None:
+    raw = parse(classic(enable_jwt=True, jwt_source="https://idp.example/jwks"), "c.json").jwt
+    encoded = base64.b64encode(b"https://idp.example/jwks").decode()
+    wrapped = parse(classic(enable_jwt=True, jwt_source=encoded), "c.json").jwt
+    assert (
+        raw is not None
+        and wrapped is not None
+        and raw.jwks == wrapped.jwks == (("https://idp.example/jwks", 0.0),)
+    )
+    assert raw.secret == "" and raw.secret_bytes is None
+    listed = parse(
+        classic(enable_jwt=True, jwt_jwks_uris=[{"url": "https://a/jwks", "cache_timeout": "5m"}]), "c"
+    )
+    assert listed.jwt is not None and listed.jwt.jwks == (("https://a/jwks", 300.0),)
+
+
 def test_oas_bearer_jwt_scheme() -> None:
     scheme = {
         "enabled": True,
@@ -56,14 +73,16 @@ def test_oas_bearer_jwt_scheme() -> None:
 @pytest.mark.parametrize(
     ("fields", "path"),
     [
-        ({"jwt_source": "https://idp.example/jwks"}, "$.jwt_source"),
-        ({"jwt_source": base64.b64encode(b"http://idp/jwks").decode()}, "$.jwt_source"),
-        ({"jwt_jwks_uris": [{"url": "https://idp/jwks"}]}, "$.jwt_jwks_uris"),
+        ({"jwt_jwks_uris": [{"url": "ftp://idp/jwks"}]}, r"$.jwt_jwks_uris[0].url"),
+        (
+            {"jwt_jwks_uris": [{"url": "https://idp/jwks", "cache_timeout": "soon"}]},
+            "$.jwt_jwks_uris[0].cache_timeout",
+        ),
         ({"jwt_client_base_field": "client"}, "$.jwt_client_base_field"),
         ({"scopes": {"jwt": {"scope_to_policy": {"read": "p"}}}}, "$.scopes.jwt.scope_to_policy"),
         ({"jwt_issued_at_validation_skew": -1}, "$.jwt_issued_at_validation_skew"),
     ],
 )
 def test_refused_by_name(fields: dict[str, Any], path: str) -> None:
-    with pytest.raises(ConfigError, match=path.replace("$", r"\$").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(path.removeprefix("r"))):
         parse(classic(enable_jwt=True, **fields), "c.json")

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import RSAAlgorithm
 
+from gateway.chain import jwks as jwks_module
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
 
 SECRET = b"a secret of 32 bytes or more, for HS256"
@@ -57,7 +61,7 @@ def config(tmp_path: Path, store: dict[str, Any]) -> dict[str, Any]:
         "quota_renewal_rate": 3600,
         "access_rights": RIGHTS,
     }
-    (folder / "gold.json").write_text(__import__("json").dumps(gold))
+    (folder / "gold.json").write_text(json.dumps(gold))
     return {**store, "policies": {"policy_path": "policies"}}
 
 
@@ -198,3 +202,71 @@ async def test_rsa_ecdsa_and_per_key_secrets(tmp_path: Path) -> None:
                 headers={"kid": "org1kid1"},
             )
             assert (await gw.client.get("/perkey/", headers={"Authorization": theirs})).status_code == 403
+
+
+class JWKSServer:
+    """A JWKS endpoint: the public keys it serves can be changed, and it counts the fetches."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.status = 200
+        self.fetches = 0
+
+    def publish(self, key: Any, kid: str) -> None:
+        jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+        self.keys = [{**jwk, "kid": kid, "use": "sig"}]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.fetches += 1
+        body = json.dumps({"keys": self.keys}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+async def test_jwks_endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    idp, first, second = (
+        JWKSServer(),
+        rsa.generate_private_key(65537, 2048),
+        rsa.generate_private_key(65537, 2048),
+    )
+    idp.publish(first, "k1")
+    claims = {"sub": "someone", "pol": "gold"}
+    async with await serve(echo_app) as upstream, await serve(idp) as jwks:
+        raw_url = {
+            "jwt_signing_method": "rsa",
+            "jwt_source": jwks.url + "/jwks",
+        }  # a raw URL: Tyk's #7461 fixed
+        apis = [{**api(upstream.url, "http://127.0.0.1:1"), **raw_url}]
+        async with run_gateway(tmp_path, apis=apis, config=config(tmp_path, {})) as gw:
+            token = jwt.encode(claims, first, algorithm="RS256", headers={"kid": "k1"})
+            assert [(await call(gw, token))[0] for _ in range(2)] == [200, 200]
+            assert idp.fetches == 1  # kept for the cache time
+            # A made-up kid right after a fetch is refused without asking the endpoint again.
+            assert await call(gw, jwt.encode(claims, first, algorithm="RS256", headers={"kid": "nope"})) == (
+                403,
+                "Key not authorized",
+            )
+            assert idp.fetches == 1
+            # Keys rotated at the IdP: an unknown kid fetches again (once the refetch interval allows).
+            monkeypatch.setattr(jwks_module, "REFETCH_AFTER", 0.0)
+            idp.publish(second, "k2")
+            claims = {"sub": "another", "pol": "gold"}  # gold's quota is 2 a user: a new one for what follows
+            rotated = jwt.encode(claims, second, algorithm="RS256", headers={"kid": "k2"})
+            assert await call(gw, rotated) == (200, ""), idp.fetches
+            assert idp.fetches == 2
+            # The endpoint failing keeps the last keys; a key it never had is refused.
+            idp.status = 500
+            assert (await call(gw, jwt.encode(claims, second, algorithm="RS256", headers={"kid": "k2"})))[
+                0
+            ] == 200
+            assert (await call(gw, jwt.encode(claims, first, algorithm="RS256", headers={"kid": "k9"})))[
+                0
+            ] == 403
