@@ -2,14 +2,14 @@
 bearer JWT security scheme with its x-tyk-api-gateway entry), JWKS endpoints included. Pure parsing.
 
 What is not implemented yet is refused by name (the API is skipped), never served without it:
-scope-to-policy mapping, `jwt_client_base_field` and OAS's extra claim checks (issuers, audiences,
-subjects, jti, custom claims).
+`jwt_client_base_field` and OAS's extra claim checks (issuers, audiences, subjects, jti, custom claims).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 from typing import Any
 
@@ -116,9 +116,23 @@ def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
         return None
     if r.text(doc, "jwt_client_base_field", "$"):
         raise r.unsupported("$.jwt_client_base_field", "JWT policies from a client key")
-    scopes = r.obj(r.obj(doc, "scopes", "$"), "jwt", "$.scopes")
-    if r.obj(scopes, "scope_to_policy", "$.scopes.jwt") or r.obj(doc, "jwt_scope_to_policy_mapping", "$"):
-        raise r.unsupported("$.scopes.jwt.scope_to_policy", "JWT scope-to-policy mapping")
+    # Tyk reads `scopes.jwt`, or the deprecated top-level pair when `scopes` is empty.
+    scopes, path = r.obj(doc, "scopes", "$"), "$.scopes.jwt"
+    if scopes:
+        block = r.obj(scopes, "jwt", "$.scopes")
+        claim, mapping = r.text(block, "scope_claim_name", path), r.obj(block, "scope_to_policy", path)
+        mapping_path = f"{path}.scope_to_policy"
+    else:
+        claim, mapping = (
+            r.text(doc, "jwt_scope_claim_name", "$"),
+            r.obj(doc, "jwt_scope_to_policy_mapping", "$"),
+        )
+        mapping_path = "$.jwt_scope_to_policy_mapping"
+    pairs = []
+    for scope, policy in mapping.items():
+        if not isinstance(policy, str) or not policy:
+            raise r.fail(f"{mapping_path}.{scope}", f"expected a policy id, got {policy!r}")
+        pairs.append((scope, policy))
     configs = r.obj(doc, "auth_configs", "$")
     # Tyk reads the deprecated top-level `auth` for JWT when `auth_configs.jwt` is absent.
     if configs.get("jwt") is not None:
@@ -135,7 +149,9 @@ def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
         cookie_name=r.text(block, "cookie_name", path) or header,
         strip_auth_data=r.flag(doc, "strip_auth_data", "$"),
     )
-    return _spec(r, doc, "$", source, CLASSIC_NAMES)
+    return dataclasses.replace(
+        _spec(r, doc, "$", source, CLASSIC_NAMES), scope_claim=claim or "scope", scope_policies=tuple(pairs)
+    )
 
 
 def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
@@ -151,8 +167,18 @@ def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
             raise r.unsupported(f"{at}.{name}", what, scheme[name])
     if r.flag(r.obj(scheme, "jtiValidation", at), "enabled", f"{at}.jtiValidation"):
         raise r.unsupported(f"{at}.jtiValidation.enabled", "JWT jti checks")
-    if r.obj(scheme, "scopes", at).get("scopeToPolicyMapping"):
-        raise r.unsupported(f"{at}.scopes.scopeToPolicyMapping", "JWT scope-to-policy mapping")
+    scopes, spath = r.obj(scheme, "scopes", at), f"{at}.scopes"
+    claims = r.items(scopes, "claims", spath)
+    claim = r.text(scopes, "claimName", spath) or (claims[0] if claims and isinstance(claims[0], str) else "")
+    pairs = []
+    for i, entry in enumerate(r.items(scopes, "scopeToPolicyMapping", spath)):
+        epath = f"{spath}.scopeToPolicyMapping[{i}]"
+        if not isinstance(entry, dict):
+            raise r.fail(epath, f"expected {{scope, policyId}}, got {entry!r}")
+        scope, policy = r.text(entry, "scope", epath), r.text(entry, "policyId", epath)
+        if not scope or not policy:
+            raise r.fail(epath, "expected a scope and a policyId, both non-empty")
+        pairs.append((scope, policy))
     use, names = {}, {}
     for kind in ("header", "query", "cookie"):
         block = r.obj(scheme, kind, at)
@@ -168,4 +194,6 @@ def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
         cookie_name=names["cookie"] or header,
         strip_auth_data=strip,
     )
-    return _spec(r, scheme, at, source, OAS_NAMES)
+    return dataclasses.replace(
+        _spec(r, scheme, at, source, OAS_NAMES), scope_claim=claim or "scope", scope_policies=tuple(pairs)
+    )

@@ -54,6 +54,8 @@ class JWTSpec:
     iat_skew: int = 0
     exp_skew: int = 0
     nbf_skew: int = 0
+    scope_claim: str = "scope"  # the claim listing the token's scopes
+    scope_policies: tuple[tuple[str, str], ...] = ()  # (scope, policy id): Tyk's scope_to_policy
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,13 +96,14 @@ async def centralised(
     sessions = ctx.services.sessions
     token_policy = claim(claims, spec.policy_field) if spec.policy_field else None
     base = token_policy if isinstance(token_policy, str) and token_policy else ""
-    wanted = [base] if base else list(spec.default_policies)
-    if not wanted:
-        _auth_failure(ctx, user)
-        raise Reject(403, NO_POLICY_FOUND)
-    if sessions.policies.find(org_id, wanted[0]) is None:
+    if base and sessions.policies.find(org_id, base) is None:
         _auth_failure(ctx, user)
         raise Reject(403, NO_POLICY)
+    try:
+        wanted, scoped = _wanted(claims, spec, base)
+    except Reject:
+        _auth_failure(ctx, user)
+        raise
     try:
         found = await sessions.find(key_id, org_id)
     except StoreError as exc:
@@ -127,13 +128,49 @@ async def centralised(
         if found is None:
             raise Reject(500, f"failed to create key: {session.policy_error}")
         _auth_failure(ctx, user)
-        raise Reject(403, "key not authorized: could not apply new policy")
+        raise Reject(
+            403, "key not authorized: could not apply " + ("several policies" if scoped else "new policy")
+        )
     if created:
         try:
             await sessions.save(key_id, session)
         except StoreError as exc:
             raise Reject(500, STORE_PROBLEM) from exc
     return key_id, session
+
+
+def _wanted(claims: dict[str, Any], spec: JWTSpec, base: str) -> tuple[list[str], bool]:
+    """The session's policies (and whether scopes chose them): the token's policy with the policies its
+    scopes map to, else that policy alone, else the API's defaults (Tyk drops defaults with scopes)."""
+    scopes = _scopes(claims, spec.scope_claim) if spec.scope_policies else []
+    if scopes:
+        mapping = dict(spec.scope_policies)
+        chosen = ([base] if base else []) + [mapping[s] for s in scopes if s in mapping]
+        if not chosen:
+            raise Reject(403, "key not authorized: no matching policy found in scope claim")
+        return list(dict.fromkeys(chosen)), True
+    wanted = [base] if base else list(spec.default_policies)
+    if not wanted:
+        raise Reject(403, NO_POLICY_FOUND)
+    return wanted, False
+
+
+def _scopes(claims: dict[str, Any], path: str) -> list[str]:
+    """Tyk's scope claim: a nested dotted path; a string of space-separated scopes or a list of them."""
+    value: Any = claims
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, str):
+        return [s for s in value.split(" ") if s]
+    found: list[str] = []
+    stack = [value] if isinstance(value, list) else []
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, str):
+                found.append(item)
+            elif isinstance(item, list):
+                stack.append(item)
+    return found
 
 
 def _auth_failure(ctx: RequestContext, key: str) -> None:

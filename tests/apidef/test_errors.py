@@ -236,14 +236,14 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         '{"name": "X"}',
     ),
     (
-        "JWT with a scope mapping",
+        "JWT scope mapping without a policy",
         lambda d: at(
             scheme("jwt")(d),
             "x-tyk-api-gateway.server.authentication.securitySchemes.jwt.scopes",
-            {"scopeToPolicyMapping": [{"scope": "read", "policyId": "p"}]},
+            {"scopeToPolicyMapping": [{"scope": "read"}]},
         ),
-        f"{X}.server.authentication.securitySchemes.jwt.scopes.scopeToPolicyMapping",
-        "scope",
+        f"{X}.server.authentication.securitySchemes.jwt.scopes.scopeToPolicyMapping[0]",
+        "policyId",
     ),
     ("OAuth scheme", scheme("oauth"), f"{X}.server.authentication.securitySchemes.oauth.enabled", "OAuth"),
     (

@@ -55,6 +55,24 @@ def test_jwks_endpoints_raw_or_base64_and_listed() -> None:
     assert listed.jwt is not None and listed.jwt.jwks == (("https://a/jwks", 300.0),)
 
 
+def test_scope_to_policy_mapping_in_both_places_tyk_reads_it() -> None:
+    current = parse(
+        classic(
+            enable_jwt=True, scopes={"jwt": {"scope_claim_name": "perms", "scope_to_policy": {"r": "p"}}}
+        ),
+        "c",
+    )
+    legacy = parse(classic(enable_jwt=True, jwt_scope_to_policy_mapping={"r": "p"}), "c")
+    assert current.jwt is not None and (current.jwt.scope_claim, current.jwt.scope_policies) == (
+        "perms",
+        (("r", "p"),),
+    )
+    assert legacy.jwt is not None and (legacy.jwt.scope_claim, legacy.jwt.scope_policies) == (
+        "scope",
+        (("r", "p"),),
+    )
+
+
 def test_oas_bearer_jwt_scheme() -> None:
     scheme = {
         "enabled": True,
@@ -79,7 +97,7 @@ def test_oas_bearer_jwt_scheme() -> None:
             "$.jwt_jwks_uris[0].cache_timeout",
         ),
         ({"jwt_client_base_field": "client"}, "$.jwt_client_base_field"),
-        ({"scopes": {"jwt": {"scope_to_policy": {"read": "p"}}}}, "$.scopes.jwt.scope_to_policy"),
+        ({"scopes": {"jwt": {"scope_to_policy": {"read": 5}}}}, "$.scopes.jwt.scope_to_policy.read"),
         ({"jwt_issued_at_validation_skew": -1}, "$.jwt_issued_at_validation_skew"),
     ],
 )

@@ -270,3 +270,33 @@ async def test_jwks_endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             assert (await call(gw, jwt.encode(claims, first, algorithm="RS256", headers={"kid": "k9"})))[
                 0
             ] == 403
+
+
+async def test_scope_to_policy_mapping(tmp_path: Path) -> None:
+    scopes = {
+        "scopes": {
+            "jwt": {"scope_claim_name": "perms", "scope_to_policy": {"read": "gold", "write": "silver"}}
+        }
+    }
+    async with await serve(echo_app) as upstream:
+        apis = [api(upstream.url, "http://127.0.0.1:1", jwt_default_policies=["gold"], **scopes)]
+        cfg = config(tmp_path, {})
+        silver = {"id": "silver", "org_id": "org1", "rate": 100, "per": 1, "access_rights": RIGHTS}
+        (tmp_path / "policies" / "silver.json").write_text(json.dumps(silver))
+        async with run_gateway(tmp_path, apis=apis, config=cfg) as gw:
+
+            async def policies(sub: str) -> list[str]:
+                key = "org1" + hashlib.md5(sub.encode()).hexdigest()
+                found: list[str] = (await gw.admin("GET", f"/tyk/keys/{key}")).json()["apply_policies"]
+                return found
+
+            assert (await call(gw, hs({"sub": "a", "perms": "read write"})))[0] == 200
+            assert await policies("a") == ["gold", "silver"]  # the defaults are dropped when scopes map
+            assert (await call(gw, hs({"sub": "b", "perms": ["write"]})))[0] == 200
+            assert await policies("b") == ["silver"]
+            assert (await call(gw, hs({"sub": "c"})))[0] == 200
+            assert await policies("c") == ["gold"]  # no scopes: the defaults
+            assert await call(gw, hs({"sub": "d", "perms": "admin"})) == (
+                403,
+                "key not authorized: no matching policy found in scope claim",
+            )
