@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.apidef.common import Reader
-from gateway.apidef.model import AuthTokenSpec, BasicAuthSpec
+from gateway.apidef.common import Reader, classic_source, oas_source
+from gateway.apidef.model import BasicAuthSpec
 
 # Tyk's values of base_identity_provided_by; "" lets the last method in the chain decide.
 IDENTITIES = (
@@ -45,18 +45,8 @@ def classic(r: Reader, doc: dict[str, Any]) -> BasicAuthSpec | None:
         raise r.unsupported(f"{path}.extract_from_body", FROM_BODY)
     configs = r.obj(doc, "auth_configs", "$")
     source = r.obj(configs, "basic", "$.auth_configs")
-    spath = "$.auth_configs.basic"
-    header = r.text(source, "auth_header_name", spath) or "Authorization"
     return BasicAuthSpec(
-        source=AuthTokenSpec(
-            header_name=header,
-            use_header=not r.flag(source, "disable_header", spath),
-            use_param=r.flag(source, "use_param", spath),
-            param_name=r.text(source, "param_name", spath) or header,
-            use_cookie=r.flag(source, "use_cookie", spath),
-            cookie_name=r.text(source, "cookie_name", spath) or header,
-            strip_auth_data=r.flag(doc, "strip_auth_data", "$"),
-        ),
+        source=classic_source(r, source, "$.auth_configs.basic", r.flag(doc, "strip_auth_data", "$")),
         disable_caching=r.flag(block, "disable_caching", path),
         cache_ttl=r.number(block, "cache_ttl", path) or DEFAULT_CACHE_TTL,
     )
@@ -67,25 +57,9 @@ def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> BasicAuthSpe
     so: without `header` the Authorization header is not read."""
     body = r.obj(scheme, "extractCredentialsFromBody", at)
     if r.flag(body, "enabled", f"{at}.extractCredentialsFromBody"):
-        raise r.unsupported(
-            f"{at}.extractCredentialsFromBody.enabled", "Basic auth credentials read from the body"
-        )
-    use, names = {}, {}
-    for kind in ("header", "query", "cookie"):
-        block = r.obj(scheme, kind, at)
-        use[kind] = r.flag(block, "enabled", f"{at}.{kind}")
-        names[kind] = r.text(block, "name", f"{at}.{kind}")
-    header = names["header"] or "Authorization"
+        raise r.unsupported(f"{at}.extractCredentialsFromBody.enabled", FROM_BODY)
     return BasicAuthSpec(
-        source=AuthTokenSpec(
-            header_name=header,
-            use_header=use["header"],
-            use_param=use["query"],
-            param_name=names["query"] or header,
-            use_cookie=use["cookie"],
-            cookie_name=names["cookie"] or header,
-            strip_auth_data=strip,
-        ),
+        source=oas_source(r, scheme, at, strip),
         disable_caching=r.flag(scheme, "disableCaching", at),
         cache_ttl=r.number(scheme, "cacheTTL", at) or DEFAULT_CACHE_TTL,
     )

@@ -19,7 +19,7 @@ from gateway.apidef import (
     uptime,
     versions,
 )
-from gateway.apidef.common import Reader, show
+from gateway.apidef.common import Reader, classic_source, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
 UNSUPPORTED_AUTH = (
@@ -94,16 +94,7 @@ def _auth(r: Reader, doc: dict[str, Any]) -> AuthTokenSpec | None:
         source, path = r.obj(configs, "authToken", "$.auth_configs"), "$.auth_configs.authToken"
     else:
         source, path = r.obj(doc, "auth", "$"), "$.auth"
-    header = r.text(source, "auth_header_name", path) or "Authorization"
-    return AuthTokenSpec(
-        header_name=header,
-        use_header=not r.flag(source, "disable_header", path),
-        use_param=r.flag(source, "use_param", path),
-        param_name=r.text(source, "param_name", path) or header,
-        use_cookie=r.flag(source, "use_cookie", path),
-        cookie_name=r.text(source, "cookie_name", path) or header,
-        strip_auth_data=r.flag(doc, "strip_auth_data", "$"),
-    )
+    return classic_source(r, source, path, r.flag(doc, "strip_auth_data", "$"))
 
 
 def _rate_limit(r: Reader, doc: dict[str, Any]) -> RateSpec | None:

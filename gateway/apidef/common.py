@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.apidef.model import RateSpec
+from gateway.apidef.model import AuthTokenSpec, RateSpec
 from gateway.errors import ConfigError
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -164,3 +164,43 @@ class Reader:
                 f"{path}.per", f"expected an interval > 0 when rate is set, got {show(per_shown)}"
             )
         return RateSpec(rate=rate, per=per)
+
+
+def classic_source(r: Reader, block: Mapping[str, Any], path: str, strip: bool) -> AuthTokenSpec:
+    """Where a credential is read, from a Classic `auth_configs.<method>` block (Tyk's AuthConfig)."""
+    header = r.text(block, "auth_header_name", path) or "Authorization"
+    return AuthTokenSpec(
+        header_name=header,
+        use_header=not r.flag(block, "disable_header", path),
+        use_param=r.flag(block, "use_param", path),
+        param_name=r.text(block, "param_name", path) or header,
+        use_cookie=r.flag(block, "use_cookie", path),
+        cookie_name=r.text(block, "cookie_name", path) or header,
+        strip_auth_data=strip,
+    )
+
+
+def oas_source(
+    r: Reader, scheme: Mapping[str, Any], at: str, strip: bool, declared: tuple[str, str] | None = None
+) -> AuthTokenSpec:
+    """Where a credential is read, from an OAS scheme's x-tyk `header`, `query` and `cookie` blocks: as in
+    Tyk, a source is read only when its block says so. `declared` is the OpenAPI declaration's own
+    (`in`, `name`) for an apiKey scheme, which switches its source on and names it."""
+    use, names = {}, {}
+    for source in ("header", "query", "cookie"):
+        block = r.obj(scheme, source, at)
+        use[source] = r.flag(block, "enabled", f"{at}.{source}")
+        names[source] = r.text(block, "name", f"{at}.{source}")
+    if declared is not None:
+        where, name = declared
+        use[where], names[where] = True, name or names[where]
+    header = names["header"] or "Authorization"
+    return AuthTokenSpec(
+        header_name=header,
+        use_header=use["header"],
+        use_param=use["query"],
+        param_name=names["query"] or header,
+        use_cookie=use["cookie"],
+        cookie_name=names["cookie"] or header,
+        strip_auth_data=strip,
+    )

@@ -13,7 +13,7 @@ import dataclasses
 import re
 from typing import Any
 
-from gateway.apidef.common import Reader
+from gateway.apidef.common import Reader, classic_source, oas_source
 from gateway.apidef.model import AuthTokenSpec, JWTSpec
 
 METHODS = ("hmac", "rsa", "ecdsa")
@@ -139,16 +139,7 @@ def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
         block, path = r.obj(configs, "jwt", "$.auth_configs"), "$.auth_configs.jwt"
     else:
         block, path = r.obj(doc, "auth", "$"), "$.auth"
-    header = r.text(block, "auth_header_name", path) or "Authorization"
-    source = AuthTokenSpec(
-        header_name=header,
-        use_header=not r.flag(block, "disable_header", path),
-        use_param=r.flag(block, "use_param", path),
-        param_name=r.text(block, "param_name", path) or header,
-        use_cookie=r.flag(block, "use_cookie", path),
-        cookie_name=r.text(block, "cookie_name", path) or header,
-        strip_auth_data=r.flag(doc, "strip_auth_data", "$"),
-    )
+    source = classic_source(r, block, path, r.flag(doc, "strip_auth_data", "$"))
     return dataclasses.replace(
         _spec(r, doc, "$", source, CLASSIC_NAMES), scope_claim=claim or "scope", scope_policies=tuple(pairs)
     )
@@ -179,21 +170,7 @@ def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
         if not scope or not policy:
             raise r.fail(epath, "expected a scope and a policyId, both non-empty")
         pairs.append((scope, policy))
-    use, names = {}, {}
-    for kind in ("header", "query", "cookie"):
-        block = r.obj(scheme, kind, at)
-        use[kind] = r.flag(block, "enabled", f"{at}.{kind}")
-        names[kind] = r.text(block, "name", f"{at}.{kind}")
-    header = names["header"] or "Authorization"
-    source = AuthTokenSpec(
-        header_name=header,
-        use_header=use["header"],
-        use_param=use["query"],
-        param_name=names["query"] or header,
-        use_cookie=use["cookie"],
-        cookie_name=names["cookie"] or header,
-        strip_auth_data=strip,
-    )
+    source = oas_source(r, scheme, at, strip)
     return dataclasses.replace(
         _spec(r, scheme, at, source, OAS_NAMES), scope_claim=claim or "scope", scope_policies=tuple(pairs)
     )

@@ -22,7 +22,7 @@ from gateway.apidef import (
     uptime,
     versions,
 )
-from gateway.apidef.common import Reader, show
+from gateway.apidef.common import Reader, oas_source, show
 from gateway.apidef.model import APISpec, AuthTokenSpec, BasicAuthSpec, HandlerSpec, JWTSpec, RateSpec
 from gateway.errors import ConfigError
 
@@ -154,31 +154,14 @@ def _scheme_kind(component: dict[str, Any]) -> str:
 def _token(
     r: Reader, path: str, strip: bool, name: str, scheme: dict[str, Any], component: dict[str, Any]
 ) -> AuthTokenSpec:
-    at = f"{path}.securitySchemes.{name}"
-    use, names = {}, {}
-    for source in ("header", "query", "cookie"):
-        block = r.obj(scheme, source, at)
-        use[source] = r.flag(block, "enabled", f"{at}.{source}")
-        names[source] = r.text(block, "name", f"{at}.{source}")
-    # As in Tyk, the OpenAPI declaration (`in`, `name`) switches its own source on and names it.
     cpath = f"$.components.securitySchemes.{name}"
     where = r.text(component, "in", cpath)
-    if where not in use:
+    if where not in ("header", "query", "cookie"):
         raise r.fail(
             f"{cpath}.in", f'expected "header", "query" or "cookie", got {show(component.get("in"))}'
         )
-    use[where] = True
-    names[where] = r.text(component, "name", cpath) or names[where]
-    header = names["header"] or "Authorization"
-    return AuthTokenSpec(
-        header_name=header,
-        use_header=use["header"],
-        use_param=use["query"],
-        param_name=names["query"] or header,
-        use_cookie=use["cookie"],
-        cookie_name=names["cookie"] or header,
-        strip_auth_data=strip,
-    )
+    declared = (where, r.text(component, "name", cpath))
+    return oas_source(r, scheme, f"{path}.securitySchemes.{name}", strip, declared)
 
 
 def _rate_limit(r: Reader, ext: dict[str, Any], upstream: dict[str, Any]) -> RateSpec | None:
