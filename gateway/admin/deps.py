@@ -48,6 +48,10 @@ class AdminGateway(Protocol):
         """Load app_path again and swap in the new routing table."""
         ...
 
+    def invalidate_jwks(self, api_id: str | None) -> None:
+        """Drop the JWKS keys cached for this API, or for every API with None."""
+        ...
+
     async def reload_group(self) -> None:
         """Reload, and have every other gateway on the shared store reload too."""
         ...

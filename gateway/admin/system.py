@@ -36,6 +36,11 @@ def routes(gw: AdminGateway) -> list[Route]:
             return error(500, str(exc))
         return status(200, "ok", "")
 
+    async def forget_jwks(request: Request) -> Response:
+        """Tyk's JWKS cache purge, for one API or all; idempotent."""
+        gw.invalidate_jwks(request.path_params.get("api_id"))
+        return status(200, "ok", "cache invalidated")
+
     async def hello(request: Request) -> Response:
         if request.method != "GET":
             return error(405, "Method Not Allowed")
@@ -63,6 +68,8 @@ def routes(gw: AdminGateway) -> list[Route]:
         Route("/tyk/reload", reload, methods=["GET"]),
         Route("/tyk/reload/", reload, methods=["GET"]),
         Route("/tyk/reload/group", reload, methods=["GET"]),
+        Route("/tyk/cache/jwks", forget_jwks, methods=["DELETE"]),
+        Route("/tyk/cache/jwks/{api_id}", forget_jwks, methods=["DELETE"]),
         Route(name, hello, methods=ALL_METHODS),
     ]
 

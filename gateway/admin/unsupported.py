@@ -25,8 +25,6 @@ UNSUPPORTED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("/tyk/apis/oas/{api_id}", ("PATCH",), "PATCH of an OAS API"),
     ("/tyk/mcps", ("GET", "POST"), "MCP proxies"),
     ("/tyk/mcps/{api_id}", ("GET", "PUT", "DELETE"), "MCP proxies"),
-    ("/tyk/cache/jwks", ("DELETE",), "Purging the JWKS cache"),
-    ("/tyk/cache/jwks/{api_id}", ("DELETE",), "Purging the JWKS cache"),
     ("/tyk/cache/{api_id}", ("DELETE",), "Response caching"),
     ("/tyk/debug", ("POST",), "The debug endpoint"),
     ("/tyk/schema", ("GET",), "The schema endpoint"),

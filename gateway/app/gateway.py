@@ -20,6 +20,7 @@ from gateway.apidef.model import APISpec
 from gateway.app.parts import Parts
 from gateway.certs import tls
 from gateway.certs.store import CertStore
+from gateway.chain.jwt_auth import JWTAuth
 from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
@@ -184,6 +185,13 @@ class Gateway:
 
     async def reload_group(self) -> None:
         await self.parts.group.request()
+
+    def invalidate_jwks(self, api_id: str | None) -> None:
+        for route in self._table.routes:
+            if api_id is None or route.spec.api_id == api_id:
+                for step in route.chain:
+                    if isinstance(step, JWTAuth) and step.jwks is not None:
+                        step.jwks.forget()
 
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
         return self.parts.handlers.check_webhook(raw, where)

@@ -48,6 +48,10 @@ class JWKS:
                 await self._fetch(http, now)
             return self._keys.get(kid)
 
+    def forget(self) -> None:
+        """Drop the cached keys (DELETE /tyk/cache/jwks): the next token fetches them again."""
+        self._keys, self._until, self._fetched = {}, 0.0, -REFETCH_AFTER
+
     async def _fetch(self, http: httpx.AsyncClient | None, now: float) -> None:
         if http is None:
             return

@@ -33,6 +33,7 @@ class LocalGateway:
     events: list[tuple[Event, EventMeta]] = field(default_factory=list)
     reloads: int = 0
     loaded: Sequence[APISpec] = ()
+    jwks_invalidated: list[str | None] = field(default_factory=list)
 
     def fire_system(self, event: Event, meta: EventMeta) -> None:
         self.events.append((event, meta))
@@ -40,6 +41,9 @@ class LocalGateway:
     async def reload(self) -> None:
         self.reloads += 1
         self.loaded = load_dir(self.config.app_path).specs
+
+    def invalidate_jwks(self, api_id: str | None) -> None:
+        self.jwks_invalidated.append(api_id)
 
     async def reload_group(self) -> None:
         await self.reload()  # one gateway: the group is itself

@@ -86,7 +86,6 @@ async def test_a_lone_surrogate_still_answers_json(admin: Admin) -> None:
         ("PATCH", "/tyk/apis/oas/some-api", "PATCH of an OAS API"),
         ("GET", "/tyk/mcps", "MCP proxies"),
         ("DELETE", "/tyk/cache/some-api", "Response caching"),
-        ("DELETE", "/tyk/cache/jwks", "Purging the JWKS cache"),
         ("POST", "/tyk/oauth/clients/create", "OAuth 2.0"),
         ("PUT", "/tyk/oauth/clients/api/key/rotate", "OAuth 2.0"),
         ("GET", "/tyk/schema", "The schema endpoint"),
@@ -100,3 +99,10 @@ async def test_tyks_operations_not_implemented_answer_501_naming_them(
         501,
         {"status": "error", "message": f"{what} is not supported by this gateway"},
     )
+
+
+async def test_the_jwks_cache_purge_answers_as_tyk_for_one_api_or_all(admin: Admin) -> None:
+    for path, api_id in (("/tyk/cache/jwks/some-api", "some-api"), ("/tyk/cache/jwks", None)):
+        resp = await admin.call("DELETE", path)
+        assert (resp.status_code, resp.json()) == (200, {"status": "ok", "message": "cache invalidated"})
+        assert admin.gw.jwks_invalidated[-1] == api_id

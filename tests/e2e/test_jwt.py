@@ -255,13 +255,19 @@ async def test_jwks_endpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                 "Key not authorized",
             )
             assert idp.fetches == 1
+            # Tyk's cache purge: the next token fetches the keys again.
+            purged = await gw.admin("DELETE", "/tyk/cache/jwks/jwt-api")
+            assert purged.json() == {"status": "ok", "message": "cache invalidated"}
+            assert (
+                await call(gw, token) == (403, "Quota exceeded") and idp.fetches == 2
+            )  # verified, then the quota
             # Keys rotated at the IdP: an unknown kid fetches again (once the refetch interval allows).
             monkeypatch.setattr(jwks_module, "REFETCH_AFTER", 0.0)
             idp.publish(second, "k2")
             claims = {"sub": "another", "pol": "gold"}  # gold's quota is 2 a user: a new one for what follows
             rotated = jwt.encode(claims, second, algorithm="RS256", headers={"kid": "k2"})
             assert await call(gw, rotated) == (200, ""), idp.fetches
-            assert idp.fetches == 2
+            assert idp.fetches == 3
             # The endpoint failing keeps the last keys; a key it never had is refused.
             idp.status = 500
             assert (await call(gw, jwt.encode(claims, second, algorithm="RS256", headers={"kid": "k2"})))[
