@@ -22,7 +22,8 @@ MAX_BODY = 32 * 1024 * 1024
 def build_admin(gw: AdminGateway) -> Starlette:
     return Starlette(
         routes=[
-            *unsupported.routes(),  # first: a path of Tyk's that another route would misread
+            *system.cache_routes(gw),  # before the 501s: /tyk/cache/{api_id} would take "jwks"
+            *unsupported.routes(),  # then: a path of Tyk's that another route would misread
             *policies.routes(gw),  # before keys: /tyk/keys/policy/{key} is not a key named "policy/..."
             *keys.routes(gw),
             *org_keys.routes(gw),

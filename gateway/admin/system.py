@@ -36,11 +36,6 @@ def routes(gw: AdminGateway) -> list[Route]:
             return error(500, str(exc))
         return status(200, "ok", "")
 
-    async def forget_jwks(request: Request) -> Response:
-        """Tyk's JWKS cache purge, for one API or all; idempotent."""
-        gw.invalidate_jwks(request.path_params.get("api_id"))
-        return status(200, "ok", "cache invalidated")
-
     async def hello(request: Request) -> Response:
         if request.method != "GET":
             return error(405, "Method Not Allowed")
@@ -68,8 +63,6 @@ def routes(gw: AdminGateway) -> list[Route]:
         Route("/tyk/reload", reload, methods=["GET"]),
         Route("/tyk/reload/", reload, methods=["GET"]),
         Route("/tyk/reload/group", reload, methods=["GET"]),
-        Route("/tyk/cache/jwks", forget_jwks, methods=["DELETE"]),
-        Route("/tyk/cache/jwks/{api_id}", forget_jwks, methods=["DELETE"]),
         Route(name, hello, methods=ALL_METHODS),
     ]
 
@@ -98,3 +91,17 @@ EXCEPTION_HANDLERS = {
     Malformed: malformed,
     StoreError: store_failed,
 }
+
+
+def cache_routes(gw: AdminGateway) -> list[Route]:
+    """Tyk's JWKS cache purge, for one API or all (idempotent). Mounted before the 501s, whose
+    /tyk/cache/{api_id} (response caching) would otherwise read "jwks" as an API id."""
+
+    async def forget_jwks(request: Request) -> Response:
+        gw.invalidate_jwks(request.path_params.get("api_id"))
+        return status(200, "ok", "cache invalidated")
+
+    return [
+        Route("/tyk/cache/jwks", forget_jwks, methods=["DELETE"]),
+        Route("/tyk/cache/jwks/{api_id}", forget_jwks, methods=["DELETE"]),
+    ]
