@@ -11,7 +11,20 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from gateway.admin import apis, certs, deliveries, keys, org_keys, policies, system, unsupported, webhooks
+from gateway.admin import (
+    apis,
+    certs,
+    deliveries,
+    keys,
+    oas_io,
+    org_keys,
+    policies,
+    schema,
+    system,
+    unsupported,
+    versions,
+    webhooks,
+)
 from gateway.admin.auth import AdminGuard
 from gateway.admin.deps import AdminGateway
 
@@ -27,7 +40,10 @@ def build_admin(gw: AdminGateway) -> Starlette:
             *policies.routes(gw),  # before keys: /tyk/keys/policy/{key} is not a key named "policy/..."
             *keys.routes(gw),
             *org_keys.routes(gw),
+            *oas_io.routes(gw),  # before apis: /tyk/apis/oas/export is not the API "export"
+            *versions.routes(gw),  # before apis: /tyk/apis/{id}/versions is not the API "{id}/versions"
             *apis.routes(gw),
+            *schema.routes(),
             *certs.routes(gw),
             # Before any /tyk/webhooks/{id} route, which would otherwise take "deliveries" for an id.
             *deliveries.routes(gw),

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from gateway.admin.common import TykJSON, error, modified, read_object
 from gateway.admin.deps import AdminGateway
+from gateway.apidef.classic_form import classic_form
 from gateway.apidef.loader import parse
 from gateway.apidef.model import APISpec
 from gateway.errors import ConfigError
@@ -70,84 +71,95 @@ def write_atomically(path: str, raw: dict[str, Any]) -> None:
         raise
 
 
+def loaded(gw: AdminGateway, api_id: str) -> APISpec | None:
+    return next((s for s in gw.specs() if s.api_id == api_id), None)
+
+
+def base_of(gw: AdminGateway, api_id: str) -> dict[str, str]:
+    """Tyk's `x-tyk-base-api-id` header when the API is a child version of a loaded base API."""
+    base = next((s for s in gw.specs() if api_id in s.versioning.children.values()), None)
+    return {"x-tyk-base-api-id": base.api_id} if base is not None else {}
+
+
+def file_for(gw: AdminGateway, api_id: str) -> str:
+    """The loaded file when it sits in app_path (its name may not be `<id>.json`), else `<id>.json`."""
+    app_path = os.path.abspath(gw.config.app_path)
+    spec = loaded(gw, api_id)
+    if spec is not None and spec.source and os.path.dirname(os.path.abspath(spec.source)) == app_path:
+        return os.path.abspath(spec.source)
+    return os.path.join(app_path, api_id + ".json")
+
+
+async def save(gw: AdminGateway, raw: dict[str, Any], oas: bool, api_id: str | None) -> Response:
+    """POST (api_id None) or PUT: validate the whole definition, then write it; nothing written on error."""
+    if oas and not isinstance(raw.get(EXT), dict):
+        return error(400, NO_EXTENSION)
+    if api_id is None and not body_id(raw, oas):
+        raw = _with_new_id(raw, oas)  # Tyk gives a posted definition without an id a fresh one
+    given = body_id(raw, oas)
+    if api_id is not None and given != api_id:
+        return error(400, ID_MISMATCH)
+    if isinstance(given, str) and bad_id(given):
+        return error(400, bad_id(given))
+    try:
+        spec = parse(raw, "request body")
+    except ConfigError as exc:
+        return error(400, exc.reason)
+    if bad_id(spec.api_id):  # an id the parser derived is a file name too
+        return error(400, bad_id(spec.api_id))
+    if spec.format != ("oas" if oas else "classic"):
+        return error(400, NO_EXTENSION if oas else CLASSIC_EXPECTED)
+    clash = next(
+        (
+            s
+            for s in gw.specs()
+            if s.api_id != spec.api_id
+            and (s.domain.lower(), s.listen_path) == (spec.domain.lower(), spec.listen_path)
+        ),
+        None,
+    )
+    if clash is not None:
+        return error(400, f"listen path {spec.listen_path!r} is already used by API {clash.api_id!r}")
+    path = file_for(gw, spec.api_id)
+    try:
+        await asyncio.to_thread(write_atomically, path, raw)
+    except OSError as exc:
+        log.error("cannot write %s: %s", path, exc)
+        return error(500, "file object creation failed, write error")
+    log.info("API %r written to %s", spec.api_id, path)
+    return modified(spec.api_id, "added" if api_id is None else "modified")
+
+
 def routes(gw: AdminGateway) -> list[Route]:
-    def loaded(api_id: str) -> APISpec | None:
-        return next((s for s in gw.specs() if s.api_id == api_id), None)
-
-    def file_for(api_id: str) -> str:
-        """The loaded file when it sits in app_path (its name may not be `<id>.json`), else `<id>.json`."""
-        app_path = os.path.abspath(gw.config.app_path)
-        spec = loaded(api_id)
-        if spec is not None and spec.source and os.path.dirname(os.path.abspath(spec.source)) == app_path:
-            return os.path.abspath(spec.source)
-        return os.path.join(app_path, api_id + ".json")
-
-    async def save(request: Request, oas: bool, api_id: str | None) -> Response:
-        """POST (api_id None) or PUT: validate the whole body, then write it; nothing is written on error."""
-        raw = await read_object(request)
-        if oas and not isinstance(raw.get(EXT), dict):
-            return error(400, NO_EXTENSION)
-        if api_id is None and not body_id(raw, oas):
-            raw = _with_new_id(raw, oas)  # Tyk gives a posted definition without an id a fresh one
-        given = body_id(raw, oas)
-        if api_id is not None and given != api_id:
-            return error(400, ID_MISMATCH)
-        if isinstance(given, str) and bad_id(given):
-            return error(400, bad_id(given))
-        try:
-            spec = parse(raw, "request body")
-        except ConfigError as exc:
-            return error(400, exc.reason)
-        if bad_id(spec.api_id):  # an id the parser derived is a file name too
-            return error(400, bad_id(spec.api_id))
-        if spec.format != ("oas" if oas else "classic"):
-            return error(400, NO_EXTENSION if oas else CLASSIC_EXPECTED)
-        clash = next(
-            (
-                s
-                for s in gw.specs()
-                if s.api_id != spec.api_id
-                and (s.domain.lower(), s.listen_path) == (spec.domain.lower(), spec.listen_path)
-            ),
-            None,
-        )
-        if clash is not None:
-            return error(400, f"listen path {spec.listen_path!r} is already used by API {clash.api_id!r}")
-        path = file_for(spec.api_id)
-        try:
-            await asyncio.to_thread(write_atomically, path, raw)
-        except OSError as exc:
-            log.error("cannot write %s: %s", path, exc)
-            return error(500, "file object creation failed, write error")
-        log.info("API %r written to %s", spec.api_id, path)
-        return modified(spec.api_id, "added" if api_id is None else "modified")
-
     async def collection(request: Request) -> Response:
         oas = request.url.path.rstrip("/").endswith("/oas")
         if request.method == "POST":
-            return await save(request, oas, None)
-        return TykJSON([dict(s.raw) for s in gw.specs() if s.format == ("oas" if oas else "classic")])
+            return await save(gw, await read_object(request), oas, None)
+        if oas:
+            return TykJSON([dict(s.raw) for s in gw.specs() if s.format == "oas"])
+        return TykJSON([classic_form(s) for s in gw.specs()])  # OAS APIs too, in their Classic form
 
     async def one(request: Request) -> Response:
         api_id: str = request.path_params["api_id"]
         oas = request.url.path.startswith("/tyk/apis/oas/")
         if bad_id(api_id):
             return error(400, bad_id(api_id))
-        spec = loaded(api_id)
+        spec = loaded(gw, api_id)
         if spec is None:
             return error(404, NOT_FOUND)
         if request.method == "GET":
             if oas and spec.format != "oas":
                 return error(400, OAS_GET_FOR_CLASSIC)
-            return TykJSON(dict(spec.raw))
+            body = dict(spec.raw) if oas else classic_form(spec)
+            return TykJSON(body, headers=base_of(gw, api_id))
         if request.method == "PUT":
             if oas != (spec.format == "oas"):
                 return error(400, NOT_MIGRATED if oas else CLASSIC_EXPECTED)
-            return await save(request, oas, api_id)
+            return await save(gw, await read_object(request), oas, api_id)
         return await delete(spec)
 
     async def delete(spec: APISpec) -> Response:
-        path = file_for(spec.api_id)
+        path = file_for(gw, spec.api_id)
         try:
             await asyncio.to_thread(os.remove, path)
         except OSError as exc:

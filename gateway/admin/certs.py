@@ -32,7 +32,11 @@ def routes(gw: AdminGateway) -> list[Route]:
                 return error(403, str(exc))
             log.info("certificate %s added", new_id)
             return TykJSON({"id": new_id, "status": "ok", "message": "Certificate added"})
-        return TykJSON({"certs": await gw.cert_store.ids(org_id)})
+        ids = await gw.cert_store.ids(org_id)
+        if request.query_params.get("mode") != "detailed":
+            return TykJSON({"certs": ids or None})  # Go: a nil slice is null
+        found = [(i, await gw.cert_store.get(i)) for i in ids]
+        return TykJSON({"certs": [c.basics(i) for i, c in found if c is not None]})
 
     async def one(request: Request) -> Response:
         cert_id: str = request.path_params["cert_id"]

@@ -1,6 +1,6 @@
 """The Gateway API operations of Tyk's swagger.yml this gateway does not implement, answered 501 with a
 JSON error naming what is not supported, so that a tool driving them learns why instead of being sent
-to a route that happens to match (`/tyk/apis/oas/export` used to be read as the API "export").
+to a route that happens to match (`/tyk/cache/{id}` is answered here, not as some other route).
 
 Only routing: mounted before every other admin route, it must never shadow an implemented operation.
 """
@@ -17,17 +17,10 @@ from gateway.admin.common import error
 
 # (path, methods, what is not supported), from Tyk's swagger.yml.
 UNSUPPORTED: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("/tyk/apis/oas/export", ("GET",), "Exporting OAS APIs"),
-    ("/tyk/apis/oas/import", ("POST",), "Importing OpenAPI documents"),
-    ("/tyk/apis/oas/{api_id}/export", ("GET",), "Exporting OAS APIs"),
-    ("/tyk/apis/oas/{api_id}/versions", ("GET",), "Listing API versions"),
-    ("/tyk/apis/{api_id}/versions", ("GET",), "Listing API versions"),
-    ("/tyk/apis/oas/{api_id}", ("PATCH",), "PATCH of an OAS API"),
     ("/tyk/mcps", ("GET", "POST"), "MCP proxies"),
     ("/tyk/mcps/{api_id}", ("GET", "PUT", "DELETE"), "MCP proxies"),
     ("/tyk/cache/{api_id}", ("DELETE",), "Response caching"),
     ("/tyk/debug", ("POST",), "The debug endpoint"),
-    ("/tyk/schema", ("GET",), "The schema endpoint"),
     ("/tyk/oauth/{rest:path}", ("GET", "POST", "PUT", "DELETE"), "OAuth 2.0"),
 )
 

@@ -65,6 +65,19 @@ class Certificate:
             "is_ca": self.is_ca,
         }
 
+    def basics(self, cert_id: str) -> dict[str, object]:
+        """Tyk's CertificateBasics, an entry of `GET /tyk/certs?mode=detailed`."""
+        return {
+            "id": cert_id,
+            "issuer_cn": self.issuer.get("CommonName", ""),
+            "subject_cn": self.subject.get("CommonName", ""),
+            "dns_names": list(self.dns_names) or None,  # Go: a nil slice is null
+            "has_private": self.has_private,
+            "not_before": _rfc3339(self.not_before),
+            "not_after": _rfc3339(self.not_after),
+            "is_ca": self.is_ca,
+        }
+
 
 def cert_id(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()

@@ -42,7 +42,31 @@ async def test_upload_list_get_delete(admin: Admin, pki: PKI) -> None:
         "status": "error",
         "message": "Certificate with given SHA256 fingerprint not found",
     }
-    assert (await admin.call("GET", "/tyk/certs")).json() == {"certs": []}
+    assert (await admin.call("GET", "/tyk/certs")).json() == {"certs": None}  # Go's nil slice
+
+
+async def test_the_detailed_list_gives_each_certificates_basics(admin: Admin, pki: PKI) -> None:
+    assert (await admin.call("GET", "/tyk/certs?mode=detailed")).json() == {"certs": []}
+    with_key, public = pki.client("one.example"), pki.client("two.example")
+    await admin.call("POST", "/tyk/certs?org_id=o1", content=cert_and_key(with_key))
+    await admin.call("POST", "/tyk/certs?org_id=o1", content=cert_pem(public))
+    await admin.call("POST", "/tyk/certs?org_id=o2", content=cert_pem(public))
+    listed = (await admin.call("GET", "/tyk/certs?org_id=o1&mode=detailed")).json()["certs"]
+    by_id = {entry["id"]: entry for entry in listed}
+    assert set(by_id) == {"o1" + cert_id(with_key), "o1" + cert_id(public)}
+    one = by_id["o1" + cert_id(with_key)]
+    meta = (await admin.call("GET", f"/tyk/certs/o1{cert_id(with_key)}")).json()
+    assert one == {
+        "id": "o1" + cert_id(with_key),
+        "issuer_cn": meta["issuer"]["CommonName"],
+        "subject_cn": "one.example",
+        "dns_names": ["one.example.clients.test"],
+        "has_private": True,
+        "not_before": meta["not_before"],
+        "not_after": meta["not_after"],
+        "is_ca": False,
+    }
+    assert by_id["o1" + cert_id(public)]["has_private"] is False
 
 
 async def test_an_org_id_prefixes_the_id(admin: Admin, pki: PKI) -> None:
@@ -50,7 +74,7 @@ async def test_an_org_id_prefixes_the_id(admin: Admin, pki: PKI) -> None:
     added = await admin.call("POST", "/tyk/certs?org_id=org7", content=cert_pem(leaf))
     assert added.json()["id"] == "org7" + cert_id(leaf)
     assert (await admin.call("GET", "/tyk/certs?org_id=org7")).json() == {"certs": ["org7" + cert_id(leaf)]}
-    assert (await admin.call("GET", "/tyk/certs?org_id=other")).json() == {"certs": []}
+    assert (await admin.call("GET", "/tyk/certs?org_id=other")).json() == {"certs": None}
 
 
 @pytest.mark.parametrize("body", [b"", b"not a certificate", b"-----BEGIN CERTIFICATE-----\nAAAA\n"])

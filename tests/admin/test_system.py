@@ -79,16 +79,11 @@ async def test_a_lone_surrogate_still_answers_json(admin: Admin) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "what"),
     [
-        ("GET", "/tyk/apis/oas/export", "Exporting OAS APIs"),
-        ("GET", "/tyk/apis/oas/some-api/export", "Exporting OAS APIs"),
-        ("POST", "/tyk/apis/oas/import", "Importing OpenAPI documents"),
-        ("GET", "/tyk/apis/some-api/versions", "Listing API versions"),
-        ("PATCH", "/tyk/apis/oas/some-api", "PATCH of an OAS API"),
         ("GET", "/tyk/mcps", "MCP proxies"),
         ("DELETE", "/tyk/cache/some-api", "Response caching"),
         ("POST", "/tyk/oauth/clients/create", "OAuth 2.0"),
         ("PUT", "/tyk/oauth/clients/api/key/rotate", "OAuth 2.0"),
-        ("GET", "/tyk/schema", "The schema endpoint"),
+        ("POST", "/tyk/debug", "The debug endpoint"),
     ],
 )
 async def test_tyks_operations_not_implemented_answer_501_naming_them(
