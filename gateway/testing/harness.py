@@ -55,7 +55,8 @@ class RunningGateway:
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """A Gateway REST API call with the secret, e.g. `await gw.admin("POST", "/tyk/keys", json=...)`."""
-        return await self.client.request(method, path, headers=self.admin_headers, **kwargs)
+        headers = {**self.admin_headers, **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def idle(self, timeout: float = 30.0) -> None:
         """Wait until every event fired so far has been handled and every webhook it produced is
