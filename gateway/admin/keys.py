@@ -61,6 +61,19 @@ def _keep_counters(new: dict[str, Any], old: Session) -> None:
 
 
 def routes(gw: AdminGateway) -> list[Route]:
+    def org_problem(unapplied: Session, applied: Session) -> str:
+        """Tyk applies a new key's policies once per loaded API they grant, as that API's request would:
+        a policy of another org than the API fails the whole write. APIs not loaded are not checked."""
+        if not unapplied.names_policies:
+            return ""
+        orgs = {s.api_id: s.org_id for s in gw.specs()}
+        for api_id in applied.access_rights:
+            if api_id in orgs:
+                checked = gw.sessions.apply_policies(unapplied, api_org=orgs[api_id])
+                if checked.policy_error:
+                    return checked.policy_error
+        return ""
+
     async def write(
         key: str, session: Session, *, hashed: bool, reset: bool, old: Session | None = None
     ) -> Response | None:
@@ -68,9 +81,10 @@ def routes(gw: AdminGateway) -> list[Route]:
         Tyk saves it), refuse master keys unless allowed, reset the quota, save."""
         algorithm = gw.config.basic_auth_hash_key_function
         session = Session.from_json(await passwords.hash_password(session.to_json(), algorithm, old), "body")
-        session = gw.sessions.apply_policies(session)
-        if session.policy_error:
-            log.error("key %s not saved: %s", redact_key(key), session.policy_error)
+        session = gw.sessions.apply_policies(unapplied := session)
+        problem = session.policy_error or org_problem(unapplied, session)
+        if problem:
+            log.error("key %s not saved: %s", redact_key(key), problem)
             return error(500, SECURITY_SETTINGS)
         if not session.access_rights and not gw.config.allow_master_keys:
             log.error("master keys disallowed in configuration, key %s not added", redact_key(key))
@@ -93,6 +107,8 @@ def routes(gw: AdminGateway) -> list[Route]:
         reset = not flag(request, "suppress_reset")
         fields: dict[str, Any] = {"date_created": rfc3339(now)}
         session = session.with_updates(**fields, **(_renewed(session, now) if reset else {}))
+        if not custom or await gw.sessions.find(key) is None:  # Tyk: only a key that is new
+            session = gw.sessions.with_trial(session, now)
         refused = await write(key, session, hashed=False, reset=reset)
         if refused is not None:
             return refused
@@ -113,9 +129,11 @@ def routes(gw: AdminGateway) -> list[Route]:
         fields: dict[str, Any] = {"date_created": rfc3339(now), **_renewed(session, now)}
         if session.raw.get("hmac_enabled") is True:
             fields["hmac_string"] = base64.b64encode(uuid.uuid4().hex.encode()).decode()
-        session = gw.sessions.apply_policies(session.with_updates(**fields))
-        if session.policy_error:
-            return error(500, f"Failed to create key - {session.policy_error}")
+        session = gw.sessions.with_trial(session.with_updates(**fields), now)
+        session = gw.sessions.apply_policies(unapplied := session)
+        problem = session.policy_error or org_problem(unapplied, session)
+        if problem:
+            return error(500, f"Failed to create key - {problem}")
         if not session.access_rights and not gw.config.allow_master_keys:
             return error(400, NEEDS_ACCESS_RIGHTS)
         await gw.sessions.reset_quota(key, session)

@@ -9,6 +9,7 @@ Tyk's statuses, messages and AuthFailure keys for each refusal; it never verifie
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 from cryptography import x509
@@ -112,6 +113,8 @@ async def centralised(
     if found is None or found[1].policy_error:
         raw: dict[str, Any] = {"org_id": org_id, "apply_policies": wanted}
         raw.update(meta_data={"TykJWTSessionID": key_id}, alias=user)
+        if wanted:  # Tyk makes a user's first session from its base policy, trial period included
+            raw.update(sessions.with_trial(Session.from_json(raw, "JWT session"), time.time(), wanted[0]).raw)
         created = True
     else:
         raw = found[1].to_json()

@@ -18,6 +18,7 @@ from gateway.identity.cache import MISS, SessionCache
 from gateway.identity.keyhash import generate_token, hash_str, token_org
 from gateway.identity.policies import PolicySet
 from gateway.identity.session import Session, parse_stored
+from gateway.identity.trial import trial_fields
 from gateway.log import get_logger, redact_key
 from gateway.store.base import Store
 
@@ -78,6 +79,12 @@ class SessionStore:
         """Serve these policies from now on (a reload): every key sees them at its next request."""
         self.policies = policies
         self._applied.clear()
+
+    def with_trial(self, session: Session, now: float, only: str | None = None) -> Session:
+        """A new key's session with the expiry its policies give it (Tyk's trial period); `only` names
+        the one policy to read, as a JWT user's session is made from its base policy."""
+        fields = trial_fields(session.raw, self.policies, now, None if only is None else [only])
+        return session.with_updates(**fields) if fields else session
 
     def apply_policies(self, session: Session, api_org: str | None = None) -> Session:
         """The session with its policies applied (Tyk's Apply); `policy_error` set when they cannot be."""

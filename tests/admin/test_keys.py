@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from gateway.admin.keys import SECURITY_SETTINGS
 from gateway.events.catalog import Event, TokenMeta
+from gateway.identity.apply import DIFFERENT_ORG
 from gateway.identity.keyhash import hash_str
+from gateway.identity.policies import Policy, PolicySet
 from tests.admin.conftest import Admin, MakeAdmin
+from tests.admin.test_apis import classic
 
 
 def session(**fields: Any) -> dict[str, Any]:
@@ -277,3 +281,60 @@ async def test_every_session_field_is_typed_as_tyk_types_it(
     resp = await admin.call("POST", "/tyk/keys", json=session(**{field: value}))
     assert resp.status_code == 400 and resp.json()["message"].startswith("Request malformed: " + named)
     assert (await admin.call("GET", "/tyk/keys")).json() == {"keys": []}
+
+
+async def test_a_new_key_expires_as_its_policys_key_expires_in_says(admin: Admin) -> None:
+    """Tyk's trial period: set once, when the key is made, from the last policy that has one."""
+    rights = {"a": {"api_id": "a", "api_name": "a", "versions": ["Default"]}}
+    admin.gw.sessions.set_policies(
+        PolicySet.of(
+            Policy.from_json({"id": p, "access_rights": rights, **fields}, "test")
+            for p, fields in (
+                ("week", {"key_expires_in": 604800, "post_expiry_action": "delete"}),
+                ("hour", {"key_expires_in": 3600}),
+                ("plain", {}),
+            )
+        )
+    )
+    before = int(time.time())
+
+    async def expires(path: str, policies: list[str]) -> int:
+        made = await admin.call("POST", path, json={"apply_policies": policies})
+        assert made.status_code == 200, made.text
+        key = made.json().get("key") or path.rsplit("/", 1)[-1]
+        return int((await admin.call("GET", f"/tyk/keys/{key}")).json().get("expires", 0))
+
+    assert before + 604800 <= await expires("/tyk/keys", ["plain", "week"]) <= int(time.time()) + 604800
+    assert before + 3600 <= await expires("/tyk/keys/create", ["week", "hour"]) <= int(time.time()) + 3600
+    assert await expires("/tyk/keys", ["plain"]) == 0
+    assert await expires("/tyk/keys/my-custom-key-1", ["hour"]) > before
+    # Posting an existing key again does not start its trial anew.
+    again = await admin.call("POST", "/tyk/keys/my-custom-key-1", json={"apply_policies": ["week"]})
+    assert again.status_code == 200
+    assert (await admin.call("GET", "/tyk/keys/my-custom-key-1")).json().get("expires", 0) == 0
+
+
+async def test_a_policy_of_another_org_than_an_api_it_grants_is_refused_at_creation(admin: Admin) -> None:
+    (admin.app_path / "a.json").write_text(json.dumps(classic("a", "/a/", org_id="org2")))
+    await admin.gw.reload()
+    rights = {name: {"api_id": name, "api_name": name, "versions": ["Default"]} for name in ("a", "gone")}
+    admin.gw.sessions.set_policies(
+        PolicySet.of(
+            [
+                Policy.from_json({"id": "mine", "org_id": "org1", "access_rights": rights}, "t"),
+                Policy.from_json(
+                    {"id": "unloaded", "org_id": "org1", "access_rights": {"gone": rights["gone"]}}, "t"
+                ),
+            ]
+        )
+    )
+    before = await admin.snapshot()
+    body = {"org_id": "org1", "apply_policies": ["mine"]}
+    refused = await admin.call("POST", "/tyk/keys", json=body)
+    assert (refused.status_code, refused.json()["message"]) == (500, SECURITY_SETTINGS)
+    created = await admin.call("POST", "/tyk/keys/create", json=body)
+    assert created.json()["message"] == f"Failed to create key - {DIFFERENT_ORG}"
+    assert await admin.snapshot() == before
+    # An API that is not loaded is not checked ("storing anyway", as Tyk logs it).
+    fine = await admin.call("POST", "/tyk/keys", json={"org_id": "org1", "apply_policies": ["unloaded"]})
+    assert fine.status_code == 200

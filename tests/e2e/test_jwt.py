@@ -62,6 +62,8 @@ def config(tmp_path: Path, store: dict[str, Any]) -> dict[str, Any]:
         "access_rights": RIGHTS,
     }
     (folder / "gold.json").write_text(json.dumps(gold))
+    trial = {"id": "trial", "org_id": "org1", "key_expires_in": 3600, "access_rights": RIGHTS}
+    (folder / "trial.json").write_text(json.dumps(trial))
     return {**store, "policies": {"policy_path": "policies"}}
 
 
@@ -127,6 +129,11 @@ async def test_jwt_refusals_time_claims_and_the_generated_session(
             session_id = "org1" + hashlib.md5(b"u").hexdigest()
             stored = (await gw.admin("GET", f"/tyk/keys/{session_id}")).json()
             assert stored["apply_policies"] == ["gold"] and stored["alias"] == "u"
+            # A user's first session is made from its base policy, trial period included.
+            assert await call(gw, hs({"sub": "x", "pol": "trial"})) == (200, "")
+            trial_id = "org1" + hashlib.md5(b"x").hexdigest()
+            trial = (await gw.admin("GET", f"/tyk/keys/{trial_id}")).json()
+            assert now + 3600 <= trial["expires"] <= int(time.time()) + 3600
             await gw.idle()
             await recorder.wait_for(8)
             assert events(recorder, "AuthFailure") == ["", "", "", "", "", "v", "w", "[NOT FOUND]"]

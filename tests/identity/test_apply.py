@@ -200,3 +200,18 @@ def test_legacy_single_policy_field() -> None:
     assert policy_ids({"apply_policy_id": "p"}) == ["p"]
     assert policy_ids({"apply_policies": ["a"], "apply_policy_id": "p"}) == ["a"]
     assert set(apply({"apply_policy_id": "nonpart3"}, POLICIES)["access_rights"]) == {"a", "b"}
+
+
+def test_a_keys_inline_policies_are_used_instead_of_the_served_ones() -> None:
+    """Tyk's custom policies: `meta_data.policies` holds whole policy objects, found by id, org-checked."""
+    served = PolicySet.of([Policy.from_json({"id": "p", "rate": 1, "per": 1, "access_rights": A}, "s")])
+    own = [{"id": "p", "org_id": "o", "rate": 50, "per": 1, "access_rights": B}]
+    key = {"org_id": "o", "apply_policies": ["p"], "meta_data": {"policies": own}}
+    merged = apply(key, served)
+    assert (merged["rate"], list(merged["access_rights"])) == (50, ["b"])
+    assert apply(key, served, api_org="o")["rate"] == 50
+    with pytest.raises(PolicyError, match=DIFFERENT_ORG):
+        apply(key, served, api_org="other")
+    with pytest.raises(PolicyError, match=r"meta_data.policies: \$.rate: expected a finite number"):
+        apply({**key, "meta_data": {"policies": [{"id": "p", "rate": "fast"}]}}, served)
+    assert apply({"apply_policies": ["p"], "meta_data": {"policies": "not a list"}}, served)["rate"] == 1
