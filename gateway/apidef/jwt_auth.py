@@ -1,8 +1,8 @@
 """JWT auth in both formats (Classic `enable_jwt` and its `jwt_*` fields with `auth_configs.jwt`; OAS an http
 bearer JWT security scheme with its x-tyk-api-gateway entry), JWKS endpoints included. Pure parsing.
 
-What is not implemented yet is refused by name (the API is skipped), never served without it:
-`jwt_client_base_field` and OAS's extra claim checks (issuers, audiences, subjects, jti, custom claims).
+What is not implemented yet is refused by name (the API is skipped), never served without it: OAS's
+extra claim checks (issuers, audiences, subjects, jti, custom claims).
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def _spec(
         jwks=jwks,
         identity_field=r.text(fields, names["identity"], at) or "sub",
         policy_field=r.text(fields, names["policy"], at),
+        client_field=r.text(fields, names["client"], at),
         default_policies=tuple(defaults),
         skip_kid=r.flag(fields, names["skip_kid"], at),
         iat_skew=skews[0],
@@ -89,6 +90,7 @@ CLASSIC_NAMES = {
     "defaults": "jwt_default_policies",
     "identity": "jwt_identity_base_field",
     "policy": "jwt_policy_field_name",
+    "client": "jwt_client_base_field",
     "skip_kid": "jwt_skip_kid",
     "iat": "jwt_issued_at_validation_skew",
     "exp": "jwt_expires_at_validation_skew",
@@ -102,6 +104,7 @@ OAS_NAMES = {
     "defaults": "defaultPolicies",
     "identity": "identityBaseField",
     "policy": "policyFieldName",
+    "client": "clientBaseField",
     "skip_kid": "skipKid",
     "iat": "issuedAtValidationSkew",
     "exp": "expiresAtValidationSkew",
@@ -114,8 +117,6 @@ OAS_NAMES = {
 def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
     if not r.flag(doc, "enable_jwt", "$") or r.flag(doc, "use_keyless", "$"):
         return None
-    if r.text(doc, "jwt_client_base_field", "$"):
-        raise r.unsupported("$.jwt_client_base_field", "JWT policies from a client key")
     # Tyk reads `scopes.jwt`, or the deprecated top-level pair when `scopes` is empty.
     scopes, path = r.obj(doc, "scopes", "$"), "$.scopes.jwt"
     if scopes:
@@ -148,7 +149,6 @@ def classic(r: Reader, doc: dict[str, Any]) -> JWTSpec | None:
 def oas(r: Reader, scheme: dict[str, Any], at: str, strip: bool) -> JWTSpec:
     """One enabled bearer JWT scheme's x-tyk entry; as in Tyk, without `header` no header is read."""
     for name, what in (
-        ("clientBaseField", "JWT policies from a client key"),
         ("allowedIssuers", "JWT issuer checks"),
         ("allowedAudiences", "JWT audience checks"),
         ("allowedSubjects", "JWT subject checks"),

@@ -21,6 +21,7 @@ from gateway.errors import STORE_PROBLEM, Reject, StoreError
 from gateway.events.catalog import AuthFailureMeta, Event
 from gateway.identity.keyhash import generate_token
 from gateway.identity.session import Session
+from gateway.identity.sessions import SessionStore
 
 NO_POLICY = "key not authorized: no matching policy"
 NO_POLICY_FOUND = "key not authorized: no matching policy found"
@@ -95,8 +96,7 @@ async def centralised(
         raise
     key_id = generate_token(org_id, hashlib.md5(user.encode()).hexdigest(), hash_function)
     sessions = ctx.services.sessions
-    token_policy = claim(claims, spec.policy_field) if spec.policy_field else None
-    base = token_policy if isinstance(token_policy, str) and token_policy else ""
+    base = await _base_policy(sessions, claims, spec, org_id)
     if base and sessions.policies.find(org_id, base) is None:
         _auth_failure(ctx, user)
         raise Reject(403, NO_POLICY)
@@ -140,6 +140,21 @@ async def centralised(
         except StoreError as exc:
             raise Reject(500, STORE_PROBLEM) from exc
     return key_id, session
+
+
+async def _base_policy(sessions: SessionStore, claims: dict[str, Any], spec: JWTSpec, org_id: str) -> str:
+    """Tyk's getBasePolicyID: the policy claim, else the first policy of the key a client claim names."""
+    if spec.policy_field:
+        named = claim(claims, spec.policy_field)
+        return named if isinstance(named, str) else ""
+    client = claims.get(spec.client_field) if spec.client_field else None
+    if not isinstance(client, str) or not client:
+        return ""
+    try:
+        found = await sessions.find(client, org_id)
+    except StoreError as exc:
+        raise Reject(500, STORE_PROBLEM) from exc
+    return found[1].policy_ids[0] if found is not None and found[1].policy_ids else ""
 
 
 def _wanted(claims: dict[str, Any], spec: JWTSpec, base: str) -> tuple[list[str], bool]:

@@ -113,8 +113,13 @@ class Session:
         return Session.from_json({**self.to_json(), **raw_fields}, "session update")
 
     @property
+    def policy_ids(self) -> list[str]:
+        """`apply_policies`, else the legacy `apply_policy_id` (Tyk's PolicyIDs)."""
+        return policy_merge.policy_ids(self.raw)
+
+    @property
     def names_policies(self) -> bool:
-        return bool(policy_merge.policy_ids(self.raw))
+        return bool(self.policy_ids)
 
     def limit_for(self, api_id: str) -> tuple[float, float]:
         """(rate, per) for this API: a non-empty per-API `limit` overrides the session's own."""

@@ -88,6 +88,18 @@ def test_oas_bearer_jwt_scheme() -> None:
     assert spec.jwt is not None and spec.jwt.signing_method == "rsa" and spec.auth is None
 
 
+def test_the_client_base_field_in_both_formats() -> None:
+    spec = parse(classic(enable_jwt=True, jwt_client_base_field="cid"), "c.json")
+    assert spec.jwt is not None and spec.jwt.client_field == "cid"
+    scheme = {"enabled": True, "source": base64.b64encode(b"k").decode(), "clientBaseField": "azp"}
+    doc = oas_doc(
+        {"server": {"authentication": {"enabled": True, "securitySchemes": {"j": scheme}}}},
+        components={"securitySchemes": {"j": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
+    )
+    oas_spec = parse(doc, "o.json")
+    assert oas_spec.jwt is not None and oas_spec.jwt.client_field == "azp"
+
+
 @pytest.mark.parametrize(
     ("fields", "path"),
     [
@@ -96,7 +108,6 @@ def test_oas_bearer_jwt_scheme() -> None:
             {"jwt_jwks_uris": [{"url": "https://idp/jwks", "cache_timeout": "soon"}]},
             "$.jwt_jwks_uris[0].cache_timeout",
         ),
-        ({"jwt_client_base_field": "client"}, "$.jwt_client_base_field"),
         ({"scopes": {"jwt": {"scope_to_policy": {"read": 5}}}}, "$.scopes.jwt.scope_to_policy.read"),
         ({"jwt_issued_at_validation_skew": -1}, "$.jwt_issued_at_validation_skew"),
     ],

@@ -313,3 +313,21 @@ async def test_scope_to_policy_mapping(tmp_path: Path) -> None:
                 403,
                 "key not authorized: no matching policy found in scope claim",
             )
+
+
+async def test_the_client_base_field_takes_the_base_policy_from_a_key(tmp_path: Path) -> None:
+    """Without a policy claim, `jwt_client_base_field` names a key: its first policy is the base."""
+    async with await serve(echo_app) as upstream:
+        apis = [
+            api(upstream.url, "http://127.0.0.1:1", jwt_policy_field_name="", jwt_client_base_field="cid")
+        ]
+        async with run_gateway(tmp_path, apis=apis, config=config(tmp_path, {})) as gw:
+            made = await gw.admin(
+                "POST", "/tyk/keys/client-key-1", json={"org_id": "org1", "apply_policies": ["gold"]}
+            )
+            assert made.status_code == 200, made.text
+            assert (await call(gw, hs({"sub": "y", "cid": made.json()["key"]})))[0] == 200
+            key = "org1" + hashlib.md5(b"y").hexdigest()
+            assert (await gw.admin("GET", f"/tyk/keys/{key}")).json()["apply_policies"] == ["gold"]
+            for claims in ({"sub": "z", "cid": "no-such-key-1"}, {"sub": "z", "cid": 5}, {"sub": "z"}):
+                assert await call(gw, hs(claims)) == (403, "key not authorized: no matching policy found")
