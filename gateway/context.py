@@ -67,6 +67,10 @@ class Outgoing:
     reply: tuple[tuple[bytes, bytes], ...] = ()  # headers added to the client's answer
     api_expires: bytes | None = None  # x-tyk-api-expires for the client, in either header mode
     quota_live: tuple[int, int] | None = None  # (remaining, renews) once KeyQuota counted
+    # The request body's source, handed over by routing only to a chain that reads the body (Basic auth
+    # credentials in it); once read, a replay of `body`, so the upstream gets what the client sent.
+    receive: Receive | None = None
+    body: bytes | None = None
 
     def raw_path(self, scope: Scope) -> bytes:
         return self.path or scope.get("raw_path") or scope["path"].encode()

@@ -43,6 +43,7 @@ class APIRoute:
         "domain",
         "failures",
         "prefix",
+        "reads_body",
         "services",
         "siblings",
         "spec",
@@ -56,6 +57,7 @@ class APIRoute:
         self.upstream = upstream
         self.chain = chain.build(spec, services.config)
         self.after = chain.responders(self.chain)
+        self.reads_body = any(getattr(step, "reads_body", False) for step in self.chain)
         self.prefix = spec.listen_path.rstrip("/")
         self.domain = spec.domain.lower()  # host names compare case-insensitively
         # None (the common case) proxies to spec.target_url; a balancer picks among proxy.target_list.
@@ -73,6 +75,8 @@ class APIRoute:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Reject | None:
         """Run the chain and proxy; a rejection is returned (after its events) for the app to render."""
         ctx = RequestContext(self.spec, scope, self.services)
+        if self.reads_body:  # usually not: then the body stays the proxy's alone
+            ctx.outgoing.receive = receive
         try:
             if self.base is not None and _HANDED_OVER not in scope:
                 child = self.base.pick_child(ctx, self.siblings.__contains__)
@@ -80,7 +84,7 @@ class APIRoute:
                     return await self.siblings[child](self._child_scope(ctx), receive, send)
             await chain.run(self.chain, ctx)
         except Reject as exc:
-            await ctx.flush_events(receive)
+            await ctx.flush_events(ctx.outgoing.receive or receive)
             return exc
         if ctx.pending:
             await ctx.flush_events(None)
@@ -95,7 +99,7 @@ class APIRoute:
             self.services.certs.note((self.upstream_cert.upstream_use,))
         status: int | None = None  # stays None when the proxy step is abandoned (cancelled, crashed)
         try:
-            status = await self.upstream.forward(request, receive, send)
+            status = await self.upstream.forward(request, ctx.outgoing.receive or receive, send)
         except UpstreamError as exc:  # both upstream clients end here: the one place to log a failure
             status = exc.status
             self._log_failure(request, exc)

@@ -27,6 +27,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.packaged": (),
     "gateway.usercode": (),
     "gateway.starter": (),
+    "gateway.manifests": (),  # JSON, YAML and Operator manifests as documents: the loaders' shared reader
     "gateway.config": ("gateway.config",),
     # What middleware may touch: the one module that names the rooms' request-time types.
     "gateway.context": (
@@ -60,7 +61,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.upstream.proxy",
     ),
     # The rooms.
-    "gateway.apidef": ("gateway.apidef",),
+    "gateway.apidef": ("gateway.apidef", "gateway.manifests"),
     "gateway.chain": (
         "gateway.chain",
         "gateway.usercode",
@@ -73,7 +74,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.identity.sessions",
         "gateway.apidef.model",
     ),
-    "gateway.identity": ("gateway.identity", "gateway.config", "gateway.store.base"),
+    "gateway.identity": ("gateway.identity", "gateway.config", "gateway.store.base", "gateway.manifests"),
     "gateway.upstream": ("gateway.upstream",),
     "gateway.upstream.balancer": ("gateway.apidef.model",),
     "gateway.events": (),

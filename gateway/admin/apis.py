@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin.common import TykJSON, error, modified, read_object
+from gateway.admin.common import TykJSON, error, file_managed, modified, read_object
 from gateway.admin.deps import AdminGateway
 from gateway.apidef.classic_form import classic_form
 from gateway.apidef.loader import parse
@@ -109,6 +109,9 @@ async def save(gw: AdminGateway, raw: dict[str, Any], oas: bool, api_id: str | N
         return error(400, bad_id(spec.api_id))
     if spec.format != ("oas" if oas else "classic"):
         return error(400, NO_EXTENSION if oas else CLASSIC_EXPECTED)
+    held = loaded(gw, spec.api_id)
+    if held is not None and held.managed_by:
+        return file_managed("API", spec.api_id, held.managed_by)
     clash = next(
         (
             s
@@ -159,6 +162,8 @@ def routes(gw: AdminGateway) -> list[Route]:
         return await delete(spec)
 
     async def delete(spec: APISpec) -> Response:
+        if spec.managed_by:
+            return file_managed("API", spec.api_id, spec.managed_by)
         path = file_for(gw, spec.api_id)
         try:
             await asyncio.to_thread(os.remove, path)

@@ -45,6 +45,16 @@ def error(code: int, message: str) -> TykJSON:
     return status(code, "error", message)
 
 
+def file_managed(what: str, ident: str, where: str) -> TykJSON:
+    """409 for a write to an object a YAML file or Tyk Operator manifest holds: the file is the source of
+    truth (GitOps), so the REST API never rewrites it, nor shadows it with a JSON file of the same id."""
+    return error(
+        409,
+        f"{what} {ident!r} is managed by {where}: change that file and reload "
+        "(the REST API does not rewrite YAML files or Tyk Operator manifests)",
+    )
+
+
 def modified(key: str, action: str, **extra: str) -> TykJSON:
     """Tyk's apiModifyKeySuccess: `{"key", "status": "ok", "action"}` plus non-empty extras (key_hash)."""
     body = {"key": key, "status": "ok", "action": action}

@@ -21,7 +21,7 @@ from gateway.admin.common import Malformed, TykJSON, error, flag, modified, read
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.events.catalog import Event, TokenMeta
-from gateway.identity.limits import check_smoothing
+from gateway.identity.limits import INT64_MAX, check_smoothing
 from gateway.identity.session import Session
 from gateway.log import get_logger, redact_key
 
@@ -45,7 +45,13 @@ def _session(body: dict[str, Any]) -> Session:
 
 def _renewed(session: Session, now: float) -> dict[str, Any]:
     """Fields Tyk resets on a write without suppress_reset: rate window and quota period start now."""
-    return {"last_updated": str(int(now)), "quota_renews": int(now) + session.quota_renewal_rate}
+    return {"last_updated": str(int(now)), "quota_renews": renews_at(now, session)}
+
+
+def renews_at(now: float, session: Session) -> int:
+    """When a quota period starting now ends; at the last int64 second for a rate that would pass it
+    (Go's sum would wrap round to the past)."""
+    return min(int(now) + session.quota_renewal_rate, INT64_MAX)
 
 
 def _keep_counters(new: dict[str, Any], old: Session) -> None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from gateway.admin.common import Malformed, TykJSON, error, modified, read_object
 from gateway.admin.deps import AdminGateway
+from gateway.admin.keys import renews_at
 from gateway.errors import ConfigError
 from gateway.identity.limits import check_smoothing
 from gateway.identity.session import Session
@@ -60,7 +61,7 @@ def routes(gw: AdminGateway) -> list[Route]:
             return error(404, NO_SUCH_ORG)
         if request.query_params.get("reset_quota") == "1":
             await gw.sessions.reset_org_quota(org_id, session)
-            session = session.with_updates(quota_renews=int(time.time()) + session.quota_renewal_rate)
+            session = session.with_updates(quota_renews=renews_at(time.time(), session))
         await gw.sessions.save_org(org_id, session)
         action = "added" if request.method == "POST" else "modified"
         log.info("org session %s %s", org_id, action)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.admin.apis import write_atomically
-from gateway.admin.common import Malformed, TykJSON, error, modified, read_object
+from gateway.admin.common import Malformed, TykJSON, error, file_managed, modified, read_object
 from gateway.admin.deps import AdminGateway
 from gateway.errors import ConfigError
 from gateway.identity.policies import SAFE_ID, Policy
@@ -52,6 +52,9 @@ def routes(gw: AdminGateway) -> list[Route]:
             return error(400, ID_MISMATCH)
         if not given:
             return error(400, NO_ID)
+        held = gw.sessions.policies.by_id.get(given)
+        if held is not None and held.managed_by:
+            return file_managed("policy", given, held.managed_by)
         try:
             Policy.from_json(raw, "request body")
         except ConfigError as exc:
@@ -80,6 +83,9 @@ def routes(gw: AdminGateway) -> list[Route]:
             return TykJSON(dict(policy.raw)) if policy is not None else error(404, NOT_FOUND)
         if request.method == "PUT":
             return await save(request, policy_id)
+        held = gw.sessions.policies.by_id.get(policy_id)
+        if held is not None and held.managed_by:
+            return file_managed("policy", policy_id, held.managed_by)
         root = folder()
         if not root or not SAFE_ID.fullmatch(policy_id):
             return error(500, "Delete failed")

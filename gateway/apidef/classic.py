@@ -13,6 +13,7 @@ from gateway.apidef import (
     breakers,
     certs,
     features,
+    hmac_auth,
     hooks,
     jwt_auth,
     upstream_auth,
@@ -24,7 +25,6 @@ from gateway.apidef.model import APISpec, AuthTokenSpec, HandlerSpec, RateSpec
 
 UNSUPPORTED_AUTH = (
     ("use_oauth2", "OAuth 2.0"),
-    ("enable_signature_checking", "HMAC request signing"),
     ("use_openid", "OpenID Connect"),
     ("enable_coprocess_auth", "custom plugin auth"),
     ("use_go_plugin_auth", "Go plugin auth"),
@@ -51,6 +51,7 @@ def parse(raw: Any, where: str) -> APISpec:
         active=r.flag(doc, "active", "$", default=True),
         auth=_auth(r, doc),
         basic_auth=basic_auth.classic(r, doc),
+        hmac=hmac_auth.classic(r, doc),
         jwt=jwt_auth.classic(r, doc),
         identity=basic_auth.identity(r, doc.get("base_identity_provided_by"), "$.base_identity_provided_by"),
         rate_limit=_rate_limit(r, doc),
@@ -85,7 +86,7 @@ def _auth(r: Reader, doc: dict[str, Any]) -> AuthTokenSpec | None:
     if r.flag(doc, "use_keyless", "$"):
         return None
     # Tyk's rule: the auth token is asked for when use_standard_auth says so, or when no other method is.
-    other = r.flag(doc, "use_basic_auth", "$") or r.flag(doc, "enable_jwt", "$")
+    other = any(r.flag(doc, k, "$") for k in ("use_basic_auth", "enable_signature_checking", "enable_jwt"))
     if other and not r.flag(doc, "use_standard_auth", "$"):
         return None
     # Tyk reads the deprecated top-level `auth` only when `auth_configs.authToken` is absent.

@@ -31,6 +31,7 @@ def classic_form(spec: APISpec) -> dict[str, Any]:
         "use_standard_auth": spec.auth is not None,
         "use_basic_auth": spec.basic_auth is not None,
         "enable_jwt": spec.jwt is not None,
+        "enable_signature_checking": spec.hmac is not None,
         "strip_auth_data": any(s.strip_auth_data for s in _sources(spec)),
         "base_identity_provided_by": spec.identity,
         "auth_configs": _auth_configs(spec),
@@ -58,12 +59,19 @@ def classic_form(spec: APISpec) -> dict[str, Any]:
         "enable_context_vars": dig(ext, "middleware.global.contextVariables.enabled") is True,
     }
     if spec.basic_auth is not None:
-        form["basic_auth"] = {
-            "disable_caching": spec.basic_auth.disable_caching,
-            "cache_ttl": spec.basic_auth.cache_ttl,
-        }
+        basic = spec.basic_auth
+        form["basic_auth"] = {"disable_caching": basic.disable_caching, "cache_ttl": basic.cache_ttl}
+        if basic.body_user:
+            form["basic_auth"].update(
+                extract_from_body=True,
+                body_user_regexp=basic.body_user,
+                body_password_regexp=basic.body_password,
+            )
     if spec.jwt is not None:
         form.update(_jwt(spec.jwt))
+    if spec.hmac is not None:
+        form["hmac_allowed_algorithms"] = list(spec.hmac.allowed_algorithms)
+        form["hmac_allowed_clock_skew"] = spec.hmac.clock_skew_ms
     return form
 
 
@@ -81,7 +89,7 @@ def expiration(spec: APISpec) -> str:
 
 def _sources(spec: APISpec) -> list[AuthTokenSpec]:
     sources = [spec.auth] if spec.auth is not None else []
-    return sources + [method.source for method in (spec.basic_auth, spec.jwt) if method is not None]
+    return sources + [m.source for m in (spec.basic_auth, spec.hmac, spec.jwt) if m is not None]
 
 
 def _source(source: AuthTokenSpec) -> dict[str, Any]:
@@ -101,6 +109,8 @@ def _auth_configs(spec: APISpec) -> dict[str, Any]:
         configs["authToken"] = _source(spec.auth)
     if spec.basic_auth is not None:
         configs["basic"] = _source(spec.basic_auth.source)
+    if spec.hmac is not None:
+        configs["hmac"] = _source(spec.hmac.source)
     if spec.jwt is not None:
         configs["jwt"] = _source(spec.jwt.source)
     return configs
@@ -113,6 +123,7 @@ def _jwt(jwt: JWTSpec) -> dict[str, Any]:
         "jwt_jwks_uris": [{"url": url, "cache_timeout": int(ttl)} for url, ttl in jwt.jwks],
         "jwt_identity_base_field": jwt.identity_field,
         "jwt_policy_field_name": jwt.policy_field,
+        "jwt_client_base_field": jwt.client_field,
         "jwt_default_policies": list(jwt.default_policies),
         "jwt_skip_kid": jwt.skip_kid,
         "jwt_issued_at_validation_skew": jwt.iat_skew,

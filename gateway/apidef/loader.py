@@ -1,17 +1,20 @@
-"""The entry points for API definitions: `parse` tells Classic from OAS, `load_dir` reads Tyk's app_path.
+"""The entry points for API definitions: `parse` tells Classic from OAS, `load_dir` reads Tyk's app_path
+(JSON and YAML files, and Tyk Operator ApiDefinition manifests among their documents).
 
-A bad file skips that API only, with one log line saying why; it never raises past `load_dir` and
-never serves half a definition. This module reads files; it must not touch the network or the store.
+A bad file or document skips that API only, with one log line saying why; it never raises past `load_dir`
+and never serves half a definition. This module reads files; it must not touch the network or the store.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.apidef import classic, oas
+from gateway import manifests
+from gateway.apidef import classic, oas, operator
 from gateway.apidef.model import APISpec
 from gateway.errors import ConfigError
 from gateway.log import get_logger
@@ -23,6 +26,9 @@ log = get_logger("apidef")
 class LoadResult:
     specs: tuple[APISpec, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()  # (file, reason)
+    # Each loaded ApiDefinition manifest by (namespace, name): (api_id, name), what a SecurityPolicy's
+    # access_rights_array resolves against, as Operator resolves it against the cluster.
+    operator_apis: Mapping[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def parse(raw: Any, where: str) -> APISpec:
@@ -43,61 +49,85 @@ def parse(raw: Any, where: str) -> APISpec:
     return classic.parse(raw, where)
 
 
-def read_json(path: str) -> Any:
-    """The file's JSON value; ConfigError saying what is wrong with the file otherwise."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise ConfigError(path, "not valid JSON: nested too deeply") from None
-
-
-def load_dir(path: str) -> LoadResult:
-    """Every `*.json` directly in `path`, in name order. Duplicates of an api_id or of a (domain, listen
-    path) already loaded are skipped, naming both files. ConfigError only if `path` is not a folder."""
+def load_dir(path: str, policy_path: str = "") -> LoadResult:
+    """Every definition file directly in `path` (`*.json`, `*.yaml`, `*.yml`), in name order, each document
+    of a YAML file one definition; when `path` is also the `policy_path`, policies in it are left to the
+    policy loader. Duplicates of an api_id or of a (domain, listen path) already loaded are skipped, naming
+    both files. ConfigError only if `path` is not a folder."""
+    shared = manifests.same_folder(path, policy_path)
     if not os.path.isdir(path):
         raise ConfigError(path, "app_path: not a directory")
     specs: list[APISpec] = []
     skipped: list[tuple[str, str]] = []
     by_id: dict[str, str] = {}
     by_route: dict[tuple[str, str], str] = {}
-    for name in sorted(os.listdir(path)):
-        file = os.path.join(path, name)
-        if not name.endswith(".json") or os.path.isdir(file):
-            continue
+    named: dict[tuple[str, str], tuple[str, str]] = {}
+    for file in manifests.file_names(path):
         try:
-            spec = parse(read_json(file), file)
-            route = (spec.domain.lower(), spec.listen_path)
-            if spec.api_id in by_id:
-                raise ConfigError(
-                    file, f"$.api_id: duplicate {spec.api_id!r}, already loaded from {by_id[spec.api_id]}"
-                )
-            if route in by_route:
-                shown = f"{spec.domain or '(any domain)'} {spec.listen_path}"
-                raise ConfigError(
-                    file, f"duplicate listen path {shown!r}, already loaded from {by_route[route]}"
-                )
+            found = manifests.documents(file)
         except ConfigError as exc:
             log.warning("skipped %s: %s", file, exc.reason)
             skipped.append((file, exc.reason))
             continue
-        by_id[spec.api_id] = by_route[route] = file
-        specs.append(spec)
-        if spec.ignored:
-            log.warning(
-                "%s: API %r loaded without these unsupported features: %s",
-                file,
-                spec.api_id,
-                ", ".join(spec.ignored),
-            )
-    return LoadResult(tuple(specs), tuple(skipped))
+        for where, value in found:
+            try:
+                kept = _definition(where, value, shared)
+                if kept is None:
+                    continue
+                spec, resource = kept
+                route = (spec.domain.lower(), spec.listen_path)
+                if spec.api_id in by_id:
+                    raise ConfigError(
+                        where,
+                        f"$.api_id: duplicate {spec.api_id!r}, already loaded from {by_id[spec.api_id]}",
+                    )
+                if route in by_route:
+                    shown = f"{spec.domain or '(any domain)'} {spec.listen_path}"
+                    raise ConfigError(
+                        where, f"duplicate listen path {shown!r}, already loaded from {by_route[route]}"
+                    )
+            except ConfigError as exc:
+                log.warning("skipped %s: %s", where, exc.reason)
+                skipped.append((where, exc.reason))
+                continue
+            by_id[spec.api_id] = by_route[route] = where
+            if resource is not None:
+                named[resource] = (spec.api_id, spec.name)
+            specs.append(spec)
+            if spec.ignored:
+                log.warning(
+                    "%s: API %r loaded without these unsupported features: %s",
+                    where,
+                    spec.api_id,
+                    ", ".join(spec.ignored),
+                )
+    return LoadResult(tuple(specs), tuple(skipped), named)
+
+
+def _definition(where: str, value: Any, shared: bool) -> tuple[APISpec, tuple[str, str] | None] | None:
+    """One document as an API (and its Operator (namespace, name)), None for a document that is not an
+    API (logged, unless a policy in a folder that is also policy_path); ConfigError for one that cannot
+    be served."""
+    found = manifests.manifest(where, value)
+    if found is None and shared and not manifests.is_api(value):
+        return None  # a policy: the policy loader reads it
+    if found is None:
+        spec = parse(value, where)
+        managed = where if not where.endswith(".json") else ""  # a YAML file, or one of its documents
+        return dataclasses.replace(spec, managed_by=managed), None
+    if found.kind == manifests.POLICY:
+        if not shared:
+            log.warning("%s: SecurityPolicy skipped: policies are read from policies.policy_path", where)
+        return None
+    if found.kind != manifests.API or operator.is_template(found):
+        if reason := operator.refusal(found):
+            raise ConfigError(where, reason)
+        shown = "an Ingress template" if found.kind == manifests.API else f"kind {found.kind}"
+        log.warning("%s: %s skipped: not an API definition", where, shown)
+        return None
+    raw = operator.classic(found)  # its own errors name $.spec already
+    try:
+        spec = parse(raw, where)
+    except ConfigError as exc:
+        raise manifests.spec_path(exc, where) from None
+    return dataclasses.replace(spec, managed_by=where), (found.namespace, found.name)

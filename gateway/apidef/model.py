@@ -28,12 +28,28 @@ class AuthTokenSpec:
 @dataclass(frozen=True, slots=True)
 class BasicAuthSpec:
     """Tyk's Basic auth (Classic `use_basic_auth`, `basic_auth`, `auth_configs.basic`; OAS an http basic
-    security scheme): where the `user:password` credential is read, and how long a bcrypt check is
-    remembered (`cache_ttl` seconds; off with `disable_caching`)."""
+    security scheme): where the `user:password` credential is read (also from the body, by two regular
+    expressions), and how long a bcrypt check is remembered (`cache_ttl` s; off with `disable_caching`)."""
 
     source: AuthTokenSpec = AuthTokenSpec()
     disable_caching: bool = False
     cache_ttl: float = 60.0
+    # extract_from_body: the regular expressions whose first group is the user and the password in the
+    # body, tried when the header gives no credential ("" = the body is never read)
+    body_user: str = ""
+    body_password: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HMACSpec:
+    """Tyk's HMAC request signing (Classic `enable_signature_checking`, `hmac_allowed_algorithms`,
+    `hmac_allowed_clock_skew`, `auth_configs.hmac`; OAS `server.authentication.hmac`): where the
+    `Signature ...` credential is read, the algorithms allowed (empty = any, as in Tyk) and the clock
+    skew in milliseconds (<= 0: not checked, though the Date must still parse)."""
+
+    source: AuthTokenSpec = AuthTokenSpec()
+    allowed_algorithms: tuple[str, ...] = ()
+    clock_skew_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,7 @@ class JWTSpec:
     jwks: tuple[tuple[str, float], ...] = ()  # (JWKS URL, seconds its keys are kept; 0 = the default)
     identity_field: str = "sub"
     policy_field: str = ""
+    client_field: str = ""  # a claim naming a key whose first policy is the base (without policy_field)
     default_policies: tuple[str, ...] = ()
     skip_kid: bool = False
     iat_skew: int = 0
@@ -211,6 +228,7 @@ class APISpec:
     active: bool = True
     auth: AuthTokenSpec | None = None  # the auth token (Tyk's standard auth); None = not asked for
     basic_auth: BasicAuthSpec | None = None
+    hmac: HMACSpec | None = None
     jwt: JWTSpec | None = None
     # Tyk's base_identity_provided_by: which method's session the key steps act on ("" = the last one)
     identity: str = ""
@@ -223,6 +241,8 @@ class APISpec:
     upstream_oauth: UpstreamOAuthSpec | None = None
     certs: CertSpec = field(default_factory=CertSpec)
     source: str = ""  # the file it came from ("" when posted and not yet written)
+    # The YAML file or Operator manifest (and document) that holds it: the REST API does not rewrite those.
+    managed_by: str = ""
     format: str = "classic"  # "classic" or "oas"
     versioning: VersionSpec = field(default_factory=VersionSpec)
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load
@@ -230,4 +250,4 @@ class APISpec:
 
     @property
     def keyless(self) -> bool:
-        return self.auth is None and self.basic_auth is None and self.jwt is None
+        return self.auth is None and self.basic_auth is None and self.hmac is None and self.jwt is None

@@ -16,6 +16,7 @@ from gateway.apidef import (
     breakers,
     certs,
     features,
+    hmac_auth,
     hooks,
     jwt_auth,
     upstream_auth,
@@ -23,12 +24,19 @@ from gateway.apidef import (
     versions,
 )
 from gateway.apidef.common import Reader, oas_source, show
-from gateway.apidef.model import APISpec, AuthTokenSpec, BasicAuthSpec, HandlerSpec, JWTSpec, RateSpec
+from gateway.apidef.model import (
+    APISpec,
+    AuthTokenSpec,
+    BasicAuthSpec,
+    HandlerSpec,
+    HMACSpec,
+    JWTSpec,
+    RateSpec,
+)
 from gateway.errors import ConfigError
 
 X = "$.x-tyk-api-gateway"
 UNSUPPORTED_MODES = (
-    ("hmac", "HMAC request signing"),
     ("oidc", "OpenID Connect"),
     ("custom", "custom plugin auth"),
 )
@@ -52,7 +60,7 @@ def parse(raw: Any, where: str) -> APISpec:
     custom_domain = r.obj(server, "customDomain", f"{X}.server")
     domain = r.text(custom_domain, "name", f"{X}.server.customDomain")
     state = r.obj(info, "state", f"{X}.info")
-    token, basic, jwt = _auth(r, doc, server)
+    token, basic, hmac, jwt = _auth(r, doc, server)
     authentication = r.obj(server, "authentication", f"{X}.server")
     return APISpec(
         api_id=r.text(info, "id", f"{X}.info") or derived_id(name, listen_path),
@@ -65,6 +73,7 @@ def parse(raw: Any, where: str) -> APISpec:
         active=r.flag(state, "active", f"{X}.info.state", default=True),
         auth=token,
         basic_auth=basic,
+        hmac=hmac,
         jwt=jwt,
         identity=basic_auth.identity(
             r, authentication.get("baseIdentityProvider"), f"{X}.server.authentication.baseIdentityProvider"
@@ -97,9 +106,10 @@ def derived_id(name: str, listen_path: str) -> str:
 
 def _auth(
     r: Reader, doc: dict[str, Any], server: dict[str, Any]
-) -> tuple[AuthTokenSpec | None, BasicAuthSpec | None, JWTSpec | None]:
-    """The auth token, Basic auth and JWT an API asks for (all None when authentication is off). As in Tyk's
-    legacy mode, every enabled scheme must pass; the auth token also guards an API enabling none."""
+) -> tuple[AuthTokenSpec | None, BasicAuthSpec | None, HMACSpec | None, JWTSpec | None]:
+    """The auth token, Basic auth, HMAC signing and JWT an API asks for (all None when authentication is
+    off). As in Tyk's legacy mode, every enabled method must pass; the auth token also guards an API
+    enabling none."""
     path = f"{X}.server.authentication"
     auth = r.obj(server, "authentication", f"{X}.server")
     # Checked even when authentication is off: such a file contradicts itself, and guessing "open" is unsafe.
@@ -111,6 +121,7 @@ def _auth(
     basic: BasicAuthSpec | None = None
     jwt: JWTSpec | None = None
     strip = r.flag(auth, "stripAuthorizationData", path)
+    hmac = hmac_auth.oas(r, auth, path, strip)
     for name, scheme in r.obj(auth, "securitySchemes", path).items():
         at = f"{path}.securitySchemes.{name}"
         if not isinstance(scheme, dict):
@@ -133,12 +144,13 @@ def _auth(
             raise r.fail(at, f"only one apiKey scheme may be enabled, and {token[0]!r} already is")
         token = (name, scheme, component)
     if not r.flag(auth, "enabled", path):
-        return None, None, None
+        return None, None, None, None
     if token is not None:
-        return _token(r, path, strip, *token), basic, jwt
+        return _token(r, path, strip, *token), basic, hmac, jwt
     # Tyk falls back to its auth token with default settings when no other method is on.
-    fallback = AuthTokenSpec(strip_auth_data=strip) if basic is None and jwt is None else None
-    return fallback, basic, jwt
+    other = basic is not None or hmac is not None or jwt is not None
+    fallback = None if other else AuthTokenSpec(strip_auth_data=strip)
+    return fallback, basic, hmac, jwt
 
 
 def _scheme_kind(component: dict[str, Any]) -> str:

@@ -103,7 +103,7 @@ def _gateway_handlers(cfg: config_mod.Config, layer: HandlerLayer) -> list[str]:
 
 def _apis(cfg: config_mod.Config, layer: HandlerLayer, problems: list[str]) -> int:
     try:
-        result = load_dir(cfg.app_path)
+        result = load_dir(cfg.app_path, cfg.policies.policy_path)
     except ConfigError as exc:  # the gateway would serve no APIs until one is posted
         result, problems = LoadResult(), [*problems, f"error   {exc}"]
     rows: list[tuple[str, str]] = [(file, f"skipped {file}: {reason}") for file, reason in result.skipped]

@@ -134,12 +134,16 @@ class Gateway:
         """
         async with self._reload_lock:
             try:
-                result = await asyncio.to_thread(load_dir, self.config.app_path)
+                result = await asyncio.to_thread(
+                    load_dir, self.config.app_path, self.config.policies.policy_path
+                )
             except ConfigError as exc:  # no app_path folder: serve no APIs until one is posted
                 log.warning("%s; no APIs loaded", exc)
                 result = LoadResult()
             parts = self.parts
-            policies, bad = await asyncio.to_thread(policy_files.load, self.config.policies)
+            policies, bad = await asyncio.to_thread(
+                policy_files.load, self.config.policies, result.operator_apis, self.config.app_path
+            )
             for error in bad:
                 log.error("skipped policy %s", error)
             parts.sessions.set_policies(policies)

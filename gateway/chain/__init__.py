@@ -17,6 +17,7 @@ from gateway.chain.auth import AuthToken
 from gateway.chain.basic_auth import BasicAuth
 from gateway.chain.cert_check import CertificateCheck
 from gateway.chain.circuit_breaker import CircuitBreaker
+from gateway.chain.hmac_auth import HMACAuth
 from gateway.chain.hooks import PostAuthHooks, PostHooks, PreHooks
 from gateway.chain.jwt_auth import JWTAuth
 from gateway.chain.key_expiry import KeyExpiry
@@ -59,7 +60,8 @@ ORDER: tuple[type[Middleware], ...] = (
     PreHooks,  # Tyk's `pre` custom middleware: before auth and limits
     CertificateCheck,
     OrgLimits,
-    BasicAuth,  # Tyk's auth order: basic, (HMAC), JWT, then the auth token; every one must pass
+    BasicAuth,  # Tyk's auth order: basic, HMAC, JWT, then the auth token; every one must pass
+    HMACAuth,
     JWTAuth,
     AuthToken,
     PostAuthHooks,  # Tyk's `post_key_auth`: right after auth, before the key's checks

@@ -2,9 +2,11 @@
 BasicAuthKeyIsValid does it, statuses, messages and the `WWW-Authenticate` challenge included.
 
 The user is the key named by the user name in the API's org; its `basic_auth_data` says how the
-password is stored (plain, a hex hash, or bcrypt, Tyk's default). A bcrypt check runs in a thread (it
-takes tens of milliseconds) and a success is remembered for `cache_ttl` seconds, keyed by the stored
-hash. It does not check expiry or access rights: the key steps after it do, on the identity's session.
+password is stored (plain, a hex hash, or bcrypt, Tyk's default). With `extract_from_body`, a request
+whose header gives no credential has it read from its body by two regular expressions (chain/body.py).
+A bcrypt check runs in a thread (it takes tens of milliseconds) and a success is remembered for
+`cache_ttl` seconds, keyed by the stored hash. It does not check expiry or access rights: the key steps
+after it do, on the identity's session.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from typing import ClassVar
 
@@ -21,6 +24,7 @@ import bcrypt
 
 from gateway.apidef.model import APISpec, BasicAuthSpec
 from gateway.chain.auth import find_key, header_key, read_credential, strip_credential
+from gateway.chain.body import read_body
 from gateway.config.model import Config
 from gateway.context import RequestContext
 from gateway.errors import AUTH_FIELD_MISSING, Reject
@@ -46,6 +50,12 @@ class BasicAuth:
         self.challenge = ((b"www-authenticate", f'Basic realm="{spec.name}"'.encode()),)
         self.sets_identity = spec.identity in ("", "basic_auth_user")  # base_identity_provided_by
         self._verified: dict[str, tuple[bytes, float]] = {}  # stored bcrypt hash -> (password digest, until)
+        self.reads_body = bool(self.basic.body_user)  # routing hands the body over only then
+        self._body = (
+            (re.compile(self.basic.body_user.encode()), re.compile(self.basic.body_password.encode()))
+            if self.reads_body
+            else None
+        )
 
     @staticmethod
     def enabled(spec: APISpec, config: Config) -> bool:
@@ -53,9 +63,15 @@ class BasicAuth:
 
     async def on_request(self, ctx: RequestContext) -> None:
         raw = read_credential(ctx, self.basic.source, self.header)
-        if not raw:
-            raise Reject(401, AUTH_FIELD_MISSING, self.challenge)
-        user, password = _user_and_password(raw)
+        try:
+            if not raw:
+                raise Reject(401, AUTH_FIELD_MISSING, self.challenge)
+            user, password = _user_and_password(raw)
+        except Reject:
+            if self._body is None:
+                raise
+            # Tyk: any header failure tries the body, whose own errors replace it, without a challenge.
+            user, password = _from_body(await read_body(ctx), *self._body)
         found = await find_key(ctx, user, self.org_id)
         if found is None or not await self._password_ok(found[1], password):
             # Tyk's meta carries the Authorization header as sent, whichever source held the credential.
@@ -110,3 +126,16 @@ def _user_and_password(raw: str) -> tuple[str, str]:
     if len(fields) != 2:
         raise Reject(400, MALFORMED + "values not in basic auth format")
     return fields[0], fields[1]
+
+
+def _from_body(body: bytes, user: re.Pattern[bytes], password: re.Pattern[bytes]) -> tuple[str, str]:
+    """The first match of each expression, its first group; Tyk's 400s when either is missing."""
+    found = []
+    for pattern, what in ((user, "username"), (password, "password")):
+        match = pattern.search(body)
+        if match is None:
+            raise Reject(400, f"Body do not contain {what}")
+        if match.group(1) is None:
+            raise Reject(400, f"{what} should be inside regexp match group")
+        found.append(match.group(1).decode("utf-8", "replace"))
+    return found[0], found[1]

@@ -1,5 +1,6 @@
 """Security policies: Tyk's policy object, type-checked, and the set a gateway holds, read from tyk.conf
-`policies` (a folder of one policy per file, which /tyk/policies manages, or one file of policies by id).
+`policies` (a folder of one policy per file, which /tyk/policies manages, or one file of policies by id),
+in JSON or YAML; a folder's documents may be Tyk Operator SecurityPolicy manifests (operator.py).
 
 Parsing and file reading only: merging policies into a key is `apply.py`'s. A bad file or entry is
 skipped with a reason naming the file and the field; the rest load. It never touches the store.
@@ -7,6 +8,7 @@ skipped with a reason naming the file and the field; the rest load. It never tou
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -14,9 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import manifests
 from gateway.config.model import PoliciesConfig
 from gateway.errors import ConfigError
+from gateway.identity import operator
 from gateway.identity.limits import Reader
+from gateway.log import get_logger
+
+log = get_logger("identity")
 
 # Tyk's check on a policy id written through the REST API (allow_unsafe_policy_ids off).
 SAFE_ID = re.compile(r"[a-zA-Z0-9.\-_~]+")
@@ -35,6 +42,8 @@ class Policy:
     partitions: frozenset[str]  # the partition flags that are on
     access_rights: Mapping[str, Mapping[str, Any]]
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # The YAML file or Operator manifest (and document) that holds it: the REST API does not rewrite those.
+    managed_by: str = ""
 
     @property
     def per_api(self) -> bool:
@@ -115,38 +124,79 @@ def folder(config: PoliciesConfig) -> str:
     return config.policy_path
 
 
-def load(config: PoliciesConfig) -> tuple[PolicySet, list[ConfigError]]:
-    """The configured policies, and one ConfigError per file or entry skipped (naming it and why)."""
+def load(
+    config: PoliciesConfig,
+    apis: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+    app_path: str = "",
+) -> tuple[PolicySet, list[ConfigError]]:
+    """The configured policies, and one ConfigError per file or entry skipped (naming it and why). `apis`:
+    the ApiDefinition manifests loaded from `app_path`, (namespace, name) -> (api_id, name), which
+    SecurityPolicy manifests' access_rights_array entries name."""
     if config.policy_path:
-        return _load_folder(config.policy_path)
+        shared = manifests.same_folder(app_path, config.policy_path)
+        return _load_folder(config.policy_path, apis or {}, shared)
     if config.policy_record_name:
         return _load_record(config.policy_record_name)
     return PolicySet(), []
 
 
-def _load_folder(path: str) -> tuple[PolicySet, list[ConfigError]]:
-    """Every `*.json` directly in `path`, one policy each, in name order (a later duplicate wins)."""
+def _load_folder(
+    path: str, apis: Mapping[tuple[str, str], tuple[str, str]], shared: bool = False
+) -> tuple[PolicySet, list[ConfigError]]:
+    """Every `*.json`, `*.yaml` and `*.yml` directly in `path`, one policy per document, in name order (a
+    later duplicate wins). `shared`: `path` is app_path too, whose loader has the APIs and reports the
+    other kinds."""
     if not os.path.isdir(path):
         if os.path.exists(path):
             return PolicySet(), [ConfigError(path, "policies.policy_path: not a directory")]
         return PolicySet(), []  # made by the first POST /tyk/policies
     found: list[Policy] = []
     errors: list[ConfigError] = []
-    for name in sorted(os.listdir(path)):
-        file = os.path.join(path, name)
-        if not name.endswith(".json") or os.path.isdir(file):
-            continue
+    for file in manifests.file_names(path):
         try:
-            found.append(Policy.from_json(_read(file), file))
+            documents = manifests.documents(file)
         except ConfigError as exc:
-            errors.append(exc)
+            if not shared:  # else the API loader has reported the file
+                errors.append(exc)
+            continue
+        for where, value in documents:
+            try:
+                policy = _document(where, value, apis, shared)
+            except ConfigError as exc:
+                errors.append(exc)
+                continue
+            if policy is not None:
+                found.append(policy)
     return PolicySet.of(found), errors
 
 
-def _load_record(path: str) -> tuple[PolicySet, list[ConfigError]]:
-    """One JSON object mapping id -> policy; its map key is the policy's id."""
+def _document(
+    where: str, value: Any, apis: Mapping[tuple[str, str], tuple[str, str]], shared: bool
+) -> Policy | None:
+    """One document as a policy; None for an API definition or another kind (logged unless `shared`)."""
+    found = manifests.manifest(where, value)
+    if found is None and shared and manifests.is_api(value):
+        return None
+    if found is None:
+        policy = Policy.from_json(value, where)
+        return dataclasses.replace(policy, managed_by="" if where.endswith(".json") else where)
+    if found.kind != manifests.POLICY:
+        if not shared:
+            log.warning(
+                "%s: kind %s skipped: not a security policy (APIs are read from app_path)", where, found.kind
+            )
+        return None
+    raw = operator.policy(found, apis)  # its own errors name $.spec already
     try:
-        raw = _read(path)
+        return dataclasses.replace(Policy.from_json(raw, where), managed_by=where)
+    except ConfigError as exc:
+        raise manifests.spec_path(exc, where) from None
+
+
+def _load_record(path: str) -> tuple[PolicySet, list[ConfigError]]:
+    """One JSON (or YAML) object mapping id -> policy; its map key is the policy's id."""
+    try:
+        raw = manifests.read_one(path)
     except ConfigError as exc:
         return PolicySet(), [exc]
     if not isinstance(raw, dict):
@@ -159,19 +209,3 @@ def _load_record(path: str) -> tuple[PolicySet, list[ConfigError]]:
         except ConfigError as exc:
             errors.append(exc)
     return PolicySet.of(found), errors
-
-
-def _read(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read the file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            path, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise ConfigError(path, "not valid JSON: nested too deeply") from None

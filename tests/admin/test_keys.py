@@ -220,6 +220,16 @@ async def test_suppress_reset_keeps_the_quota_period(admin: Admin) -> None:
     assert f"quota-{key}" not in (await admin.snapshot())  # the counter was reset
 
 
+async def test_a_quota_period_past_the_last_int64_second_ends_there(admin: Admin) -> None:
+    # Found by schemathesis: now + a huge quota_renewal_rate passed int64 and every write answered 500.
+    huge = session(quota_renewal_rate=2**63 - 2)
+    for method, path in (("POST", "/tyk/keys"), ("POST", "/tyk/keys/create"), ("POST", "/tyk/keys/mine1")):
+        resp = await admin.call(method, path, json=huge)
+        assert resp.status_code == 200, (path, resp.text)
+    assert (await admin.call("PUT", "/tyk/keys/mine1", json=huge)).status_code == 200
+    assert {s["quota_renews"] for s in (await stored(admin)).values()} == {2**63 - 1}
+
+
 async def test_delete_across_all_apis_answers_null_without_event(admin: Admin) -> None:
     key = (await admin.call("POST", "/tyk/keys", json=session())).json()["key"]
     resp = await admin.call("DELETE", f"/tyk/keys/{key}", params={"api_id": "-1"})

@@ -55,6 +55,17 @@ async def test_org_session_lifecycle(make_admin: MakeAdmin) -> None:
     assert admin.gw.events == []  # Tyk fires no event for org keys
 
 
+async def test_a_reset_quota_period_past_the_last_int64_second_ends_there(make_admin: MakeAdmin) -> None:
+    # Found by schemathesis: now + a huge quota_renewal_rate passed int64 and the write answered 500.
+    admin = await with_org(make_admin)
+    for method in ("POST", "PUT"):
+        resp = await admin.call(
+            method, "/tyk/org/keys/org1", params={"reset_quota": "1"}, json={"quota_renewal_rate": 2**63 - 2}
+        )
+        assert resp.status_code == 200, resp.text
+    assert json.loads((await admin.snapshot())["orgkey.org1"])["quota_renews"] == 2**63 - 1
+
+
 async def test_an_org_without_a_loaded_api_is_not_found(make_admin: MakeAdmin) -> None:
     admin = await with_org(make_admin)
     for method in ("POST", "PUT", "DELETE"):

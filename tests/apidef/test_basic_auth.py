@@ -4,6 +4,7 @@ and credentials from the body refused by name rather than Basic auth silently tu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -60,20 +61,44 @@ def test_oas_basic_scheme() -> None:
     assert both.basic_auth is not None and both.auth is not None and both.identity == "basic_auth_user"
 
 
+FROM_BODY = {
+    "extract_from_body": True,
+    "body_user_regexp": "<U>(.*)</U>",
+    "body_password_regexp": "<P>(.*)</P>",
+}
+
+
+def test_credentials_from_the_body_in_both_formats() -> None:
+    spec = parse(classic(use_basic_auth=True, basic_auth=FROM_BODY), "c.json").basic_auth
+    assert spec is not None and (spec.body_user, spec.body_password) == ("<U>(.*)</U>", "<P>(.*)</P>")
+    body = {"enabled": True, "userRegexp": "u=(\\w+)", "passwordRegexp": "p=(\\w+)"}
+    oas_spec = parse(basic_oas({"extractCredentialsFromBody": body}), "o.json").basic_auth
+    assert oas_spec is not None and oas_spec.body_user == "u=(\\w+)"
+    off = parse(
+        classic(use_basic_auth=True, basic_auth={**FROM_BODY, "extract_from_body": False}), "c"
+    ).basic_auth
+    assert off is not None and off.body_user == ""
+
+
 @pytest.mark.parametrize(
     ("raw", "path"),
     [
         (
             classic(use_basic_auth=True, basic_auth={"extract_from_body": True}),
-            "$.basic_auth.extract_from_body",
+            "$.basic_auth.body_user_regexp: expected a regular expression with a group",
         ),
         (
-            basic_oas({"extractCredentialsFromBody": {"enabled": True}}),
-            "$.x-tyk-api-gateway.server.authentication.securitySchemes.basic.extractCredentialsFromBody.enabled",
+            classic(use_basic_auth=True, basic_auth={**FROM_BODY, "body_password_regexp": "<P>(.*"}),
+            "$.basic_auth.body_password_regexp: expected a regular expression (missing ), unterminated",
+        ),
+        (
+            basic_oas({"extractCredentialsFromBody": {"enabled": True, "userRegexp": "u(.*)"}}),
+            "$.x-tyk-api-gateway.server.authentication.securitySchemes.basic.extractCredentialsFromBody"
+            ".passwordRegexp: expected a regular expression with a group",
         ),
         (classic(use_basic_auth=True, base_identity_provided_by="nobody"), "$.base_identity_provided_by"),
     ],
 )
 def test_refused_by_name(raw: dict[str, Any], path: str) -> None:
-    with pytest.raises(ConfigError, match=path.replace("$", r"\$").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(path)):
         parse(raw, "x.json")

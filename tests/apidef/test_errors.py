@@ -184,6 +184,38 @@ def switch_on(key: str) -> Callable[[Doc], Doc]:
 
 CLASSIC += [(f"unsupported {key}", switch_on(key), f"$.{key}", what) for key, what in UNSUPPORTED_AUTH]
 
+
+def signed(**fields: Any) -> Callable[[Doc], Doc]:
+    return lambda d: {**d, "use_keyless": False, "enable_signature_checking": True, **fields}
+
+
+CLASSIC += [
+    (
+        "HMAC algorithm Tyk lacks",
+        signed(hmac_allowed_algorithms=["hmac-sha256", "HMAC-SHA1"]),
+        "$.hmac_allowed_algorithms[1]",
+        '"HMAC-SHA1"',
+    ),
+    (
+        "HMAC RSA algorithm",
+        signed(hmac_allowed_algorithms=["rsa-sha256"]),
+        "$.hmac_allowed_algorithms[0]",
+        "RSA request signing",
+    ),
+    (
+        "HMAC algorithms not a list",
+        signed(hmac_allowed_algorithms="hmac-sha1"),
+        "$.hmac_allowed_algorithms",
+        '"hmac-sha1"',
+    ),
+    (
+        "HMAC source",
+        signed(auth_configs={"hmac": {"use_param": "yes"}}),
+        "$.auth_configs.hmac.use_param",
+        '"yes"',
+    ),
+]
+
 OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
     ("missing listen path", ext("server.listenPath", ...), f"{X}.server.listenPath.value", "null"),
     ("relative upstream", ext("upstream.url", "127.0.0.1:8000"), f"{X}.upstream.url", '"127.0.0.1:8000"'),
@@ -259,10 +291,19 @@ OAS: list[tuple[str, Callable[[Doc], Doc], str, str]] = [
         "$.components.securitySchemes.nope",
     ),
     (
-        "HMAC",
-        ext("server.authentication", {"enabled": True, "hmac": {"enabled": True}}),
-        f"{X}.server.authentication.hmac.enabled",
-        "HMAC",
+        "HMAC algorithm Tyk lacks",
+        ext(
+            "server.authentication",
+            {"enabled": True, "hmac": {"enabled": True, "allowedAlgorithms": ["md5"]}},
+        ),
+        f"{X}.server.authentication.hmac.allowedAlgorithms[0]",
+        '"md5"',
+    ),
+    (
+        "HMAC clock skew as text",
+        ext("server.authentication", {"enabled": True, "hmac": {"enabled": True, "allowedClockSkew": "5s"}}),
+        f"{X}.server.authentication.hmac.allowedClockSkew",
+        '"5s"',
     ),
     (
         "OIDC",

@@ -27,6 +27,7 @@ def test_order_is_tyks() -> None:
         "cert_check",
         "org_limits",  # Tyk's OrganizationMonitor runs before the auth middlewares
         "basic_auth",  # then the auth methods in Tyk's order, the auth token last
+        "hmac_auth",
         "jwt_auth",
         "auth",
         "hooks_post_key_auth",

@@ -6,6 +6,7 @@ limits after login; and Basic auth combined with the auth token, the identity ta
 from __future__ import annotations
 
 import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,44 @@ async def test_hashes_other_than_bcrypt_and_basic_with_the_auth_token(tmp_path: 
             )
             assert (await call(gw, {**basic("carol", "pw"), "X-Key": token}))[0] == 200
             assert (await call(gw, {**basic("carol", "pw"), "X-Key": token}))[:2] == (403, "Quota exceeded")
+
+
+async def test_credentials_read_from_the_body(tmp_path: Path, store_config: dict[str, Any]) -> None:
+    """Tyk's extract_from_body: without a header credential the body's matches are the user and password;
+    the upstream gets the body unchanged; Tyk's 400s for a body without them, and no challenge."""
+    recorder = WebhookRecorder()
+    basic_auth = {
+        "extract_from_body": True,
+        "body_user_regexp": "<User>(.*)</User>",
+        "body_password_regexp": "<Password>(.*)</Password>",
+    }
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        api = classic_api(upstream.url, hook.url + "/hook", basic_auth=basic_auth)
+        async with run_gateway(tmp_path, apis=[api], config=store_config) as gw:
+            rights = {"shop": {"api_id": "shop", "versions": ["Default"]}}
+            user = {"org_id": "org1", "basic_auth_data": {"password": "pw"}, "access_rights": rights}
+            assert (await gw.admin("POST", "/tyk/keys/user", json=user)).status_code == 200
+
+            async def post(body: bytes, **headers: str) -> tuple[int, str, str]:
+                resp = await gw.client.post("/shop/x", content=body, headers=headers)
+                message = (
+                    resp.json().get("error", "") if resp.status_code != 200 else resp.json()["body_sha256"]
+                )
+                return resp.status_code, message, resp.headers.get("www-authenticate", "")
+
+            good = b"<Login><User>user</User><Password>pw</Password></Login>"
+            assert await post(good) == (200, hashlib.sha256(good).hexdigest(), "")  # forwarded unchanged
+            assert await post(b"") == (400, "Body do not contain username", "")
+            assert await post(b"<User>user</User>") == (400, "Body do not contain password", "")
+            wrong = b"<User>user</User><Password>nope</Password>"
+            assert await post(wrong) == (401, "User not authorised", REALM)
+            assert await post(good, **basic("user", "nope")) == (
+                401,
+                "User not authorised",
+                REALM,
+            )  # header wins
+            big = good + b" " * (1 << 20)
+            assert (await post(big))[:2] == (413, "Request body too large to read credentials from")
+            await gw.idle()
+            await recorder.wait_for(2)
+            assert len(keys_in(recorder, "AuthFailure")) == 2
