@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -69,6 +70,12 @@ def write_atomically(path: str, raw: dict[str, Any]) -> None:
     except BaseException:
         os.unlink(temp)
         raise
+
+
+def public(doc: Mapping[str, Any], bare: bool) -> dict[str, Any]:
+    """An OAS document, without Tyk's extension for `?mode=public` (as swagger.yml documents it; Tyk's
+    code honours it only on the exports)."""
+    return {k: v for k, v in doc.items() if k != EXT} if bare else dict(doc)
 
 
 def loaded(gw: AdminGateway, api_id: str) -> APISpec | None:
@@ -139,7 +146,8 @@ def routes(gw: AdminGateway) -> list[Route]:
         if request.method == "POST":
             return await save(gw, await read_object(request), oas, None)
         if oas:
-            return TykJSON([dict(s.raw) for s in gw.specs() if s.format == "oas"])
+            bare = request.query_params.get("mode") == "public"
+            return TykJSON([public(s.raw, bare) for s in gw.specs() if s.format == "oas"])
         return TykJSON([classic_form(s) for s in gw.specs()])  # OAS APIs too, in their Classic form
 
     async def one(request: Request) -> Response:
@@ -153,7 +161,9 @@ def routes(gw: AdminGateway) -> list[Route]:
         if request.method == "GET":
             if oas and spec.format != "oas":
                 return error(400, OAS_GET_FOR_CLASSIC)
-            body = dict(spec.raw) if oas else classic_form(spec)
+            body = (
+                public(spec.raw, request.query_params.get("mode") == "public") if oas else classic_form(spec)
+            )
             return TykJSON(body, headers=base_of(gw, api_id))
         if request.method == "PUT":
             if oas != (spec.format == "oas"):

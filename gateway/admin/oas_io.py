@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.admin.apis import EXT, NOT_FOUND, NOT_MIGRATED, OAS_GET_FOR_CLASSIC, loaded, save
+from gateway.admin.apis import EXT, NOT_FOUND, NOT_MIGRATED, OAS_GET_FOR_CLASSIC, loaded, public, save
 from gateway.admin.common import error
 from gateway.admin.deps import AdminGateway
 from gateway.apidef import oas_import
@@ -31,10 +31,6 @@ def export(body: Any, filename: str) -> Response:
         media_type="application/octet-stream",
         headers={"Content-Disposition": f'attachment;filename="{filename}"'},
     )
-
-
-def public(doc: Any, yes: bool) -> Any:
-    return {k: v for k, v in doc.items() if k != EXT} if yes else doc
 
 
 async def read_document(request: Request) -> tuple[dict[str, Any] | None, Response | None]:
@@ -64,11 +60,11 @@ def routes(gw: AdminGateway) -> list[Route]:
             return refusal or error(404, NOT_FOUND)
         bare = request.query_params.get("mode") == "public"
         name = f"oas-{api_id}.json" if bare else f"TykOasApiDef-{api_id}.json"
-        return export(public(dict(spec.raw), bare), name)
+        return export(public(spec.raw, bare), name)
 
     async def export_all(request: Request) -> Response:
         bare = request.query_params.get("mode") == "public"
-        docs = [public(dict(s.raw), bare) for s in gw.specs() if s.format == "oas"]
+        docs = [public(s.raw, bare) for s in gw.specs() if s.format == "oas"]
         return export(docs, "oas.json" if bare else "TykOasApiDef.json")
 
     async def import_document(request: Request) -> Response:
