@@ -1,9 +1,9 @@
 """The Gateway REST API (`/tyk/keys`, `/tyk/apis`, `/tyk/reload`) and the health check, on Starlette.
 
 `build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `certs`,
-`deliveries` (the webhook delivery log), `webhooks` (global webhooks), `system` (reload, health, error
-bodies). It sees the gateway only through `deps.AdminGateway` and is never on the proxy hot path:
-`app/gateway.py` hands it `/tyk/*` and the health check path only.
+`deliveries` (the webhook delivery log), `webhooks` (global webhooks), `openapi` (this API's OpenAPI
+document), `system` (reload, health, error bodies). It sees the gateway only through `deps.AdminGateway`
+and is never on the proxy hot path: `app/gateway.py` hands it `/tyk/*` and the health check path only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from gateway.admin import (
     deliveries,
     keys,
     oas_io,
+    openapi,
     org_keys,
     policies,
     schema,
@@ -48,6 +49,7 @@ def build_admin(gw: AdminGateway) -> Starlette:
             # Before any /tyk/webhooks/{id} route, which would otherwise take "deliveries" for an id.
             *deliveries.routes(gw),
             *webhooks.routes(gw),
+            *openapi.routes(),
             *system.routes(gw),
         ],
         middleware=[Middleware(AdminGuard, secret=gw.config.secret)],

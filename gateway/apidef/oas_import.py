@@ -124,7 +124,10 @@ def _upstream(doc: dict[str, Any], manual: str | None) -> str:
 
 
 def _absolute(url: str) -> bool:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 literal
+        return False
     return bool(parts.scheme and parts.netloc)
 
 

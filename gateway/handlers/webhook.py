@@ -78,11 +78,7 @@ class WebhookHandler:
         # Tyk sends GET when no method is given.
         method = method.upper() or "GET"
         url = meta.get("target_path")
-        if (
-            not isinstance(url, str)
-            or urlsplit(url).scheme not in ("http", "https")
-            or not urlsplit(url).netloc
-        ):
+        if not isinstance(url, str) or not _http_url(url):
             raise ConfigError(where, f'"target_path": expected an absolute http(s) URL, got {url!r}')
         header_map = meta.get("header_map") or {}
         if not isinstance(header_map, dict) or not all(
@@ -190,3 +186,14 @@ class WebhookHandler:
             # so that a later identical event is not suppressed by a delivery that never happened.
             if reservation and not delivered:
                 await cooldown.release(self.deps.store, reservation, delivery_id)
+
+
+def _http_url(url: str) -> bool:
+    """An absolute http(s) URL that urllib can take apart: a malformed IPv6 host, or a port out of range
+    or not a number, would raise where the webhook is sent (and a handler is checked at every load)."""
+    try:
+        split = urlsplit(url)
+        split.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return False
+    return split.scheme in ("http", "https") and bool(split.netloc)

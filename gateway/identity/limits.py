@@ -159,5 +159,5 @@ def check_smoothing(raw: Mapping[str, Any], where: str) -> None:
     for path, block in blocks:
         if isinstance(block, dict) and block.get("enabled") is True:
             for name in ("threshold", "trigger", "step", "delay"):
-                if not block.get(name, 0) > 0:
+                if not (block.get(name) or 0) > 0:  # null counts as absent, as everywhere in a session
                     raise ConfigError(where, f"{path}.{name}: must be > 0 when smoothing is enabled")

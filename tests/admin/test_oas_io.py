@@ -85,6 +85,8 @@ async def test_import_builds_tyks_extension_from_the_document_and_parameters(adm
         ("", {k: v for k, v in plain().items() if k != "info"}, "(root): info is required"),
         ("", plain(servers=[]), NO_SERVERS),
         ("?upstreamURL=upstream.example.com", plain(), BAD_MANUAL_URL),
+        ("?upstreamURL=http://%5B", plain(), BAD_MANUAL_URL),  # urllib raised on it: a 500
+        ("", plain(servers=[{"url": "http://["}]), 'Please update "http://[" to be a valid URL'),
         ("?authentication=true", plain(), NO_SECURITY),
         ("", plain(servers=[{"url": "http://{h}/"}]), "server URL contains undefined variables"),
         ("", plain(servers=[{"url": "/relative"}]), 'Please update "/relative" to be a valid URL'),

@@ -124,6 +124,7 @@ SMOOTHING = {"enabled": True, "threshold": 1, "trigger": 0.5, "step": 1, "delay"
         ({"quota_max": "5"}, "$.quota_max"),
         ({"quota_renewal_rate": 1.5}, "$.quota_renewal_rate"),
         ({"smoothing": {**SMOOTHING, "step": 0}}, "$.smoothing.step"),
+        ({"smoothing": {**SMOOTHING, "threshold": None}}, "$.smoothing.threshold"),  # was a 500
         ({"smoothing": {**SMOOTHING, "trigger": -1}}, "$.smoothing.trigger"),
         ({"smoothing": {**SMOOTHING, "delay": "1s"}}, "$.smoothing.delay"),
         (

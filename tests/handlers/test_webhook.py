@@ -126,6 +126,10 @@ async def test_unreachable_target_raises_a_handler_error(
     [
         ({}, '"target_path": expected an absolute http(s) URL'),
         ({"target_path": "/relative"}, '"target_path": expected an absolute http(s) URL'),
+        # Found through POST /tyk/webhooks: urllib raised on these, a 500 there and every reload failing.
+        ({"target_path": "http://["}, '"target_path": expected an absolute http(s) URL'),
+        ({"target_path": "http://h:99999/"}, '"target_path": expected an absolute http(s) URL'),
+        ({"target_path": "http://h:port/"}, '"target_path": expected an absolute http(s) URL'),
         ({"target_path": "http://h", "method": "FETCH"}, "'FETCH'"),
         ({"target_path": "http://h", "event_timeout": "10"}, '"event_timeout"'),
         ({"target_path": "http://h", "event_timeout": 1.5}, '"event_timeout"'),
