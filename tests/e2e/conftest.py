@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
+
+
+def hooks_per_event(hook: str, events: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    """Classic `event_handlers.events`: one webhook per event, to `<hook>/<event>` without a cooldown, so a
+    test tells the deliveries apart by path."""
+    meta = {"method": "POST", "event_timeout": 0}
+    return {
+        e: [{"handler_name": "eh_web_hook_handler", "handler_meta": {**meta, "target_path": f"{hook}/{e}"}}]
+        for e in events
+    }
 
 
 def seed_oas(upstream: str, hook: str, cooldown: str = "1s") -> dict[str, Any]:

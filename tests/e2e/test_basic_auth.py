@@ -13,21 +13,10 @@ from typing import Any
 import pytest
 
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import hooks_per_event
 
 EVENTS = ("AuthFailure", "QuotaExceeded")
 REALM = 'Basic realm="Shop"'
-
-
-def hooks(hook: str) -> dict[str, Any]:
-    return {
-        event: [
-            {
-                "handler_name": "eh_web_hook_handler",
-                "handler_meta": {"method": "POST", "target_path": f"{hook}/{event}", "event_timeout": 0},
-            }
-        ]
-        for event in EVENTS
-    }
 
 
 def classic_api(upstream: str, hook: str, **extra: Any) -> dict[str, Any]:
@@ -37,7 +26,7 @@ def classic_api(upstream: str, hook: str, **extra: Any) -> dict[str, Any]:
         "name": "Shop",
         "use_basic_auth": True,
         "proxy": {"listen_path": "/shop/", "target_url": upstream, "strip_listen_path": True},
-        "event_handlers": {"events": hooks(hook)},
+        "event_handlers": {"events": hooks_per_event(hook, EVENTS)},
         **extra,
     }
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import hooks_per_event
 
 INVALID = "Authorization field missing, malformed or invalid"
 EVENTS = ("AuthFailure", "RatelimitExceeded")
@@ -28,15 +29,7 @@ HASHES = {"hmac-sha1": hashlib.sha1, "hmac-sha256": hashlib.sha256, "hmac-sha512
 
 
 def classic_api(upstream: str, hook: str, **extra: Any) -> dict[str, Any]:
-    hooks = {
-        event: [
-            {
-                "handler_name": "eh_web_hook_handler",
-                "handler_meta": {"method": "POST", "target_path": f"{hook}/{event}", "event_timeout": 0},
-            }
-        ]
-        for event in EVENTS
-    }
+    hooks = hooks_per_event(hook, EVENTS)
     return {
         "api_id": "signed",
         "org_id": "org1",

@@ -20,6 +20,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from gateway.chain import jwks as jwks_module
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import hooks_per_event
 
 SECRET = b"a secret of 32 bytes or more, for HS256"
 EVENTS = ("AuthFailure", "QuotaExceeded")
@@ -27,15 +28,7 @@ RIGHTS = {"jwt-api": {"api_id": "jwt-api", "versions": ["Default"]}}
 
 
 def api(upstream: str, hook: str, **jwt_fields: Any) -> dict[str, Any]:
-    hooks = {
-        event: [
-            {
-                "handler_name": "eh_web_hook_handler",
-                "handler_meta": {"method": "POST", "target_path": f"{hook}/{event}", "event_timeout": 0},
-            }
-        ]
-        for event in EVENTS
-    }
+    hooks = hooks_per_event(hook, EVENTS)
     return {
         "api_id": "jwt-api",
         "org_id": "org1",

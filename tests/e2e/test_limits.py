@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import hooks_per_event
 
 EVENTS = (
     "QuotaExceeded",
@@ -25,15 +26,7 @@ EVENTS = (
 
 
 def api(upstream: str, hook: str, *, keyed: bool = True) -> dict[str, Any]:
-    hooks = {
-        event: [
-            {
-                "handler_name": "eh_web_hook_handler",
-                "handler_meta": {"method": "POST", "target_path": f"{hook}/{event}", "event_timeout": 0},
-            }
-        ]
-        for event in EVENTS
-    }
+    hooks = hooks_per_event(hook, EVENTS)
     return {
         "api_id": "lim",
         "org_id": "org1",

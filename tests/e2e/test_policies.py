@@ -9,21 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from gateway.testing import RunningGateway, WebhookRecorder, echo_app, run_gateway, serve
+from tests.e2e.conftest import hooks_per_event
 
 EVENTS = ("RatelimitExceeded", "QuotaExceeded", "AuthFailure")
 RIGHTS = {"pol": {"api_id": "pol", "api_name": "pol", "versions": ["Default"]}}
 
 
 def api(upstream: str, hook: str) -> dict[str, Any]:
-    hooks = {
-        event: [
-            {
-                "handler_name": "eh_web_hook_handler",
-                "handler_meta": {"method": "POST", "target_path": f"{hook}/{event}", "event_timeout": 0},
-            }
-        ]
-        for event in EVENTS
-    }
+    hooks = hooks_per_event(hook, EVENTS)
     return {
         "api_id": "pol",
         "org_id": "org1",
