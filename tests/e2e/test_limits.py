@@ -9,6 +9,7 @@ and error message, and once per occurrence: N refused requests give exactly N de
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,38 @@ async def test_smoothing_goes_up_then_down(tmp_path: Path, store_config: dict[st
     )
     # Once per change: the stored allowance is the threshold plus one step per Up, less one per Down.
     assert state is not None and f'"current":{1 + len(ups) - len(downs)}' in state
+
+
+async def test_smoothing_from_a_policy(tmp_path: Path, store_config: dict[str, Any]) -> None:
+    """A policy's smoothing block is the key's: its rate steps up with RateLimitSmoothingUp for that key."""
+    recorder = WebhookRecorder()
+    (tmp_path / "policies").mkdir()
+    smoothing = {"enabled": True, "threshold": 1, "trigger": 0.5, "step": 1, "delay": 1}
+    rights = {"lim": {"api_id": "lim", "api_name": "lim", "versions": ["Default"]}}
+    policy = {
+        "id": "smooth",
+        "org_id": "org1",
+        "rate": 3,
+        "per": 1,
+        "smoothing": smoothing,
+        "access_rights": rights,
+    }
+    (tmp_path / "policies" / "smooth.json").write_text(json.dumps(policy))
+    config = {
+        **store_config,
+        "enable_rate_limit_smoothing": True,
+        "policies": {"policy_source": "file", "policy_path": "policies"},
+    }
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url + "/hook")], config=config) as gw:
+            made = await gw.admin("POST", "/tyk/keys", json={"org_id": "org1", "apply_policies": ["smooth"]})
+            key = made.json()["key"]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while not by_event(recorder, "RateLimitSmoothingUp"):
+                assert loop.time() < deadline, "no RateLimitSmoothingUp"
+                await get(gw, key)
+                await asyncio.sleep(0.05)  # bounded poll: traffic paced over real seconds
+            await gw.idle()
+    up = by_event(recorder, "RateLimitSmoothingUp")[0]
+    assert up == expected("RateLimitSmoothingUp", "Rate limit increased with smoothing", key)

@@ -7,6 +7,7 @@ and OAS APIs alike; two gateways on one Redis send one webhook per threshold; of
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,40 @@ async def test_bad_session_trigger_limits_are_refused(tmp_path: Path) -> None:
             "POST", "/tyk/keys", json=session(quota_max=5, monitor={"trigger_limits": [120]})
         )
     assert bad.status_code == 400
+
+
+async def test_a_policys_quota_fires_the_global_thresholds(
+    tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    """The monitor watches the quota a key takes from its policy, as it watches a key's own."""
+    recorder = WebhookRecorder()
+    (tmp_path / "policies").mkdir()
+    rights = {"lim": {"api_id": "lim", "api_name": "lim", "versions": ["Default"]}}
+    policy = {
+        "id": "ten",
+        "org_id": "org1",
+        "quota_max": 10,
+        "quota_renewal_rate": 3600,
+        "access_rights": rights,
+    }
+    (tmp_path / "policies" / "ten.json").write_text(json.dumps(policy))
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        config = {
+            **store_config,
+            **monitor(hook.url + "/hook", global_trigger_limit=50),
+            "policies": {"policy_source": "file", "policy_path": "policies"},
+        }
+        async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url + "/hook")], config=config) as gw:
+            made = await gw.admin("POST", "/tyk/keys", json={"org_id": "org1", "apply_policies": ["ten"]})
+            key = made.json()["key"]
+            assert await spend(gw, key, 6) == [200] * 6
+            await gw.idle()
+    assert triggers(recorder) == [
+        {
+            "event": "TriggerExceeded",
+            "message": "Quota trigger reached",
+            "org": "org1",
+            "key": key,
+            "trigger_limit": "50",
+        }
+    ]
