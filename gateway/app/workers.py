@@ -1,7 +1,9 @@
 """`python -m gateway --workers N`: N processes serving one listening socket, for more than one core.
 
 The parent binds the socket, forks the workers and only supervises: SIGTERM/SIGINT are passed on, and
-when one worker exits the others are stopped. Each worker builds its own gateway, so the workers share
+when one worker exits the others are stopped. A worker whose parent dies (even by SIGKILL) gets SIGTERM
+from the kernel (Linux's parent-death signal; a watchdog thread elsewhere) and shuts down, so the port is
+free for the next start. Each worker builds its own gateway, so the workers share
 state only through the store: Redis is required (the embedded store belongs to one process). Each worker
 takes its own outbox consumer name (`<name>/<n>`), stable across restarts. It must not start an event
 loop or a thread before forking.
@@ -10,10 +12,13 @@ loop or a thread before forking.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import os
 import signal
 import socket
+import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
 
@@ -44,6 +49,30 @@ def bind(config: Config) -> socket.socket:
     return sock
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_INTERVAL = 1.0  # seconds between parent checks where the kernel cannot signal us
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker, just forked: be sent SIGTERM when `parent` dies. Checked once more after asking,
+    since the parent may have died between the fork and the request."""
+    asked = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            asked = libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    if not asked:
+        threading.Thread(target=_watch, args=(parent,), name="parent-watchdog", daemon=True).start()
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        threading.Event().wait(WATCHDOG_INTERVAL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_config(config: Config, index: int) -> Config:
     events = dataclasses.replace(config.events, outbox_consumer=f"{consumer_name(config)}/{index}")
     return dataclasses.replace(config, events=events)
@@ -53,11 +82,13 @@ def run(config: Config, workers: int, serve: Callable[[Config, socket.socket], i
     """Fork `workers` processes running `serve(config, socket)`; the exit status is the worst of theirs."""
     sock = bind(config)
     children: dict[int, int] = {}
+    parent = os.getpid()
     for index in range(workers):
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
+                die_with_parent(parent)
                 code = serve(worker_config(config, index), sock)
             finally:
                 os._exit(code)

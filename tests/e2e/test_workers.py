@@ -105,3 +105,35 @@ async def test_two_workers_share_the_listener_the_limit_and_group_reloads(
             code = await asyncio.to_thread(proc.wait, 30)
     assert code == 0, out.read_text()
     assert not alive(workers)
+
+
+async def test_workers_stop_when_their_parent_is_killed(
+    tmp_path: Path, redis_server: Any, redis_flush: Any
+) -> None:
+    """SIGKILL of the parent leaves no worker serving: the kernel's parent-death signal stops each one,
+    and the next start binds the same port."""
+    port = unused_port()
+    conf = write_conf(tmp_path, port, {"type": "redis", "host": redis_server.host, "port": redis_server.port})
+    argv = [sys.executable, "-m", "gateway", "--conf", str(conf), "--workers", "2"]
+    url = f"http://127.0.0.1:{port}"
+    loop = asyncio.get_running_loop()
+    with (tmp_path / "gateway.log").open("wb") as log:
+        first = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        async with httpx.AsyncClient() as client:
+            await wait_ready(client, url + "/hello", first)
+        workers = children(first.pid)
+        assert len(workers) == 2
+        first.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(first.wait, 30)
+        deadline = loop.time() + 30
+        while alive(workers):
+            assert loop.time() < deadline, f"workers {alive(workers)} outlived their parent"
+            await asyncio.sleep(0.05)  # bounded poll for the workers' exit
+        second = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            async with httpx.AsyncClient() as client:
+                await wait_ready(client, url + "/hello", second)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(second.wait, 30)
+    assert code == 0, (tmp_path / "gateway.log").read_text()
