@@ -13,6 +13,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.identity.limits import non_finite
+
 REQUEST_MALFORMED = "Request malformed"
 
 # Go's encoder escapes these inside strings; in compact JSON they can only occur inside strings.
@@ -80,9 +82,17 @@ async def read_json(request: Request) -> Any:
     """The body's JSON value; Malformed when it is empty, not UTF-8 or not JSON."""
     body = await request.body()
     try:
-        return json.loads(body, parse_constant=_no_constants)
+        value = json.loads(body, parse_constant=_no_constants)
+        # Go's decoder refuses 1e999 wherever it is: refused for every body, so a free-form field
+        # (meta_data, config_data) never stores a number that cannot be written back (a 500 on each read).
+        found = non_finite(value)
     except (ValueError, RecursionError) as exc:
         raise Malformed(f"not valid JSON: {exc}") from None
+    if found is not None:
+        raise Malformed(
+            "a number out of range", f"{found[0]}: expected a finite number, got {json.dumps(found[1])}"
+        )
+    return value
 
 
 async def read_object(request: Request) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.identity import apply as policy_merge
-from gateway.identity.limits import Limit, Reader
+from gateway.identity.limits import Limit, Reader, non_finite
 from gateway.log import get_logger
 
 log = get_logger("sessions")
@@ -187,6 +187,9 @@ def _check_types(r: Reader) -> None:
         inner = Reader(r.where, f"{r.path}.{name}", r.mapping(name))
         for field_name in fields if fields is not None else inner.obj:  # None: a map of strings
             inner.text(field_name)
+    found = non_finite(r.obj, r.path)  # free-form fields too: an infinity stored makes the key unreadable
+    if found is not None:
+        raise ConfigError(r.where, f"{found[0]}: expected a finite number, got {json.dumps(found[1])}")
 
 
 def parse_stored(value: str, what: str) -> Session | None:

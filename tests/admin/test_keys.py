@@ -348,3 +348,21 @@ async def test_a_policy_of_another_org_than_an_api_it_grants_is_refused_at_creat
     # An API that is not loaded is not checked ("storing anyway", as Tyk logs it).
     fine = await admin.call("POST", "/tyk/keys", json={"org_id": "org1", "apply_policies": ["unloaded"]})
     assert fine.status_code == 200
+
+
+@pytest.mark.parametrize("field", ["meta_data", "smoothing", "monitor", "access_rights"])
+async def test_an_out_of_range_number_anywhere_is_refused_and_nothing_stored(
+    admin: Admin, field: str
+) -> None:
+    """Found by fuzzing: 1e999 in a free-form field was stored as infinity, then every GET of the key was a
+    500. Go's decoder refuses the number; so does the REST API, and a session holding one is unreadable."""
+    before = await admin.snapshot()
+    inner = {"x": {"y": [1, "1e999"]}} if field == "access_rights" else {"x": "1e999"}
+    body = json.dumps(session(**{field: inner})).replace('"1e999"', "1e999")
+    refused = await admin.call("POST", "/tyk/keys", content=body)
+    assert refused.status_code == 400
+    assert (
+        refused.json()["message"].startswith("Request malformed: $.")
+        and "expected a finite number" in refused.json()["message"]
+    )
+    assert await admin.snapshot() == before

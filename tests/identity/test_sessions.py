@@ -248,3 +248,18 @@ async def test_a_session_is_parsed_again_only_when_its_stored_text_changes(store
     await store.set("apikey-key-one", json.dumps({"org_id": "o", "rate": 7, "per": 1}))
     changed = await kept.get("key-one")
     assert changed is not None and changed.rate == 7
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        ({"meta_data": {"x": float("inf")}}, "$.meta_data.x"),
+        (
+            {"access_rights": {"a": {"limit": {"extra": [1, float("nan")]}}}},
+            "$.access_rights.a.limit.extra[1]",
+        ),
+    ],
+)
+def test_a_non_finite_number_in_any_field_is_refused(raw: dict[str, Any], path: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(path) + ": expected a finite number"):
+        Session.from_json(raw, "stored")
