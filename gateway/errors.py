@@ -2,18 +2,23 @@
 
     GatewayError
     |-- ConfigError     bad tyk.conf, API definition or handler meta (names the file/key and value)
+    |   `-- Refused     a file or address a definition may not use: the whole API is refused
     |-- Reject          a middleware refuses the request: Tyk's status and message
     |-- UpstreamError   the upstream failed: rendered as Tyk renders proxy errors
     |-- StoreError      the store (embedded or Redis) failed
     `-- HandlerError    an event handler failed to deliver
 
-This module imports nothing from the package: everything may import it.
+Also `non_finite`, the one check of a JSON value's numbers against Go's float64, which every reader of
+user JSON (REST bodies, definition files, stored sessions) applies. This module imports nothing from the
+package: everything may import it.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from functools import lru_cache
+from typing import Any
 
 
 class GatewayError(Exception):
@@ -27,6 +32,11 @@ class ConfigError(GatewayError):
         super().__init__(f"{where}: {message}" if where else message)
         self.where = where
         self.reason = message
+
+
+class Refused(ConfigError):
+    """A definition names what this gateway must not touch: a template outside `template_path`, or an
+    address the outbound policy denies. Not a typo to skip one handler for: the API is not loaded."""
 
 
 class Reject(GatewayError):
@@ -99,3 +109,18 @@ def render_error(message: str, xml: bool = False) -> tuple[bytes, bytes]:
 def xml_escape(text: str) -> str:
     """The escaping Tyk's XML error template applies to the message (html/template's)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;")
+
+
+def non_finite(value: Any, path: str = "$") -> tuple[str, float] | None:
+    """The path and value of the first number in `value` that Go's float64 cannot hold (Python reads
+    1e999 as infinity), or None: free-form fields hold any JSON, but never such a number."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    children = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, child in children:
+        found = non_finite(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None

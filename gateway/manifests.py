@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, non_finite
 
 EXTENSIONS = (".json", ".yaml", ".yml")
 YAML = (".yaml", ".yml")
@@ -62,6 +62,9 @@ def documents(path: str) -> list[tuple[str, Any]]:
     found: list[tuple[str, Any]] = []
     for n, value in numbered:
         where = f"{path} (document {n})" if len(numbered) > 1 else path
+        bad = non_finite(value)  # 1e999 or YAML's .inf: Go cannot hold it, nor could we write it back
+        if bad is not None:
+            raise ConfigError(where, f"{bad[0]}: expected a finite number, got {json.dumps(bad[1])}")
         items = value.get("items") if isinstance(value, dict) and value.get("kind") == "List" else None
         if isinstance(items, list):
             found += [(f"{where} items[{i}]", item) for i, item in enumerate(items)]

@@ -4,6 +4,7 @@ the line), YAML meaning what the same JSON means, the Operator envelope checked,
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,28 @@ def test_a_spec_error_is_rebased_under_spec() -> None:
     rebased = manifests.spec_path(ConfigError("f", "$.proxy.listen_path: bad"), "f (document 2)")
     assert (rebased.where, rebased.reason) == ("f (document 2)", "$.spec.proxy.listen_path: bad")
     assert manifests.spec_path(ConfigError("f", "no path"), "f").reason == "no path"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "shown"),
+    [
+        (
+            "big.json",
+            '{"api_id": "a", "config_data": {"n": 1e999}}',
+            "$.config_data.n: expected a finite number, got Infinity",
+        ),
+        (
+            "inf.yaml",
+            "api_id: a\nconfig_data:\n  list: [1, -.inf]\n",
+            "$.config_data.list[1]: expected a finite number, got -Infinity",
+        ),
+    ],
+)
+def test_a_number_go_cannot_hold_is_refused_naming_it(
+    tmp_path: Path, name: str, text: str, shown: str
+) -> None:
+    """1e999 (JSON) or .inf (YAML) would load as infinity and make every later read of the object a 500."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(shown)):
+        manifests.documents(str(path))

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.identity.limits import non_finite
+from gateway.errors import non_finite
 
 REQUEST_MALFORMED = "Request malformed"
 

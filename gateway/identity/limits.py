@@ -18,21 +18,6 @@ from gateway.errors import ConfigError
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def non_finite(value: Any, path: str = "$") -> tuple[str, float] | None:
-    """The path and value of the first number in `value` that Go's float64 cannot hold (Python reads
-    1e999 as infinity), or None: free-form fields hold any JSON, but never such a number."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path, value
-    children = (
-        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    )
-    for key, child in children:
-        found = non_finite(child, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
-        if found is not None:
-            return found
-    return None
-
-
 class Reader:
     """Typed field access on one JSON object; a wrong type names the JSON path and the value.
 

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, non_finite
 from gateway.identity import apply as policy_merge
-from gateway.identity.limits import Limit, Reader, non_finite
+from gateway.identity.limits import Limit, Reader
 from gateway.log import get_logger
 
 log = get_logger("sessions")
