@@ -45,3 +45,23 @@ def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
         with socket.socket() as sock:
             sock.settimeout(0.3)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, port
+
+
+def test_soak_samples_memory_descriptors_and_the_queue(tmp_path: Path) -> None:
+    """`python -m bench.soak` briefly: every sample has its figures, and nothing was dropped."""
+    out = tmp_path / "soak.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--minutes", "0.1", "--interval", "2", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    samples = json.loads(out.read_text())
+    assert len(samples) >= 3
+    for row in samples:
+        assert row["rss_mb"] > 0 and row["fds"] > 0 and row["dropped"] == 0, row
+    assert samples[-1]["fired"] > 0 and any(row["rps"] > 0 for row in samples)
+    assert "drift over" in done.stdout
