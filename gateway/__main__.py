@@ -9,6 +9,7 @@ gracefully (uvicorn lets in-flight requests finish; the gateway then drains queu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import socket
 import sys
 from pathlib import Path
@@ -18,9 +19,8 @@ import uvicorn
 
 from gateway import log as log_mod
 from gateway.app import check as check_mod
-from gateway.app import workers
+from gateway.app import listener, workers
 from gateway.app.gateway import Gateway
-from gateway.certs.tls import TLSProtocol
 from gateway.config import model as config_mod
 from gateway.errors import ConfigError
 
@@ -34,15 +34,16 @@ class _Server(uvicorn.Server):
 
 
 def server_config(app: Gateway, host: str, port: int) -> uvicorn.Config:
-    """uvicorn as the benchmarks measured it: uvloop, httptools, no access log, no added headers.
-    With `use_ssl`, the gateway's own SSL context and the protocol that reports client certificates."""
+    """uvicorn as the benchmarks measured it: uvloop, httptools, no access log, no added headers; the
+    listener's limits (app/listener.py). With `use_ssl`, the gateway's own SSL context and the protocol
+    that also reports client certificates."""
     secure = app.server_tls
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools" if secure is None else TLSProtocol,
+        http=listener.protocol(app.config.http_server_options, tls=secure is not None),
         ssl_context_factory=None if secure is None else (lambda _config, _default: secure.context),
         lifespan="on",
         access_log=False,
@@ -62,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--conf", default=None, help="path to tyk.conf (default: ./tyk.conf)")
     parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the listener (more than 1 needs Redis)"
+    )
+    parser.add_argument(
+        "--accept-journal-loss",
+        action="store_true",
+        help="start although the embedded store's journal or outbox lost records (logged)",
     )
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="gateway + echo upstream + webhook receiver, the README walkthrough")
@@ -94,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.accept_journal_loss:
+        cfg = dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, accept_journal_loss=True))
     log_mod.setup(cfg.log_level)
     try:
         workers.check(cfg, args.workers)

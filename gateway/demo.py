@@ -17,6 +17,7 @@ import tempfile
 import httpx
 
 from gateway import log as log_mod
+from gateway.app import listener
 from gateway.app.gateway import Gateway
 from gateway.config import model as config_mod
 from gateway.errors import ConfigError
@@ -48,7 +49,8 @@ async def _demo(cfg: config_mod.Config, walkthrough: bool) -> int:
     servers = [upstream]
     try:
         servers.append(await serve(recorder, port=RECEIVER_PORT))
-        servers.append(await serve(Gateway(cfg), port=cfg.listen_port, lifespan="on"))
+        limits = listener.protocol(cfg.http_server_options)
+        servers.append(await serve(Gateway(cfg), port=cfg.listen_port, lifespan="on", protocol=limits))
     except (OSError, RuntimeError) as exc:
         print(
             f"demo: a server failed to start (ports 8000, 9000, {cfg.listen_port} free?): {exc}", flush=True

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Installs what the test suite needs: redis-server, python3-venv, and nginx and wrk for the benchmark's
-# smoke run (Debian's packages, only when missing) and a virtual environment .venv with the exact versions
-# of requirements/lock.txt (the dependencies, the test extra and the build backend, hash-checked) and the
-# gateway itself, editable. Idempotent.
+# Installs what the test suite needs: redis-server and redis-sentinel, python3-venv, and nginx and wrk for
+# the benchmark's smoke run (Debian's packages, only when missing) and a virtual environment .venv with the
+# exact versions of requirements/lock.txt (the dependencies, the test extra and the build backend,
+# hash-checked) and the gateway itself, editable. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -13,6 +13,8 @@ apt_install() {
 # The Debian package may also start a system redis on 6379; the tests never use it (they start their
 # own on a free loopback port), so it is left alone.
 command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+# The Sentinel tests run Debian's redis-sentinel (the Cluster tests use redis-server and redis-cli).
+command -v redis-sentinel >/dev/null 2>&1 || apt_install redis-sentinel
 # The benchmark (python -m bench) measures with wrk against nginx anchors; the suite runs it briefly.
 command -v nginx >/dev/null 2>&1 || apt_install nginx
 command -v wrk >/dev/null 2>&1 || apt_install wrk

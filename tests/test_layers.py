@@ -7,7 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "gateway"
 # Everyone may use these (and the version); gateway.sealing is pure crypto (chain/ and delivery/ seal).
-# gateway.packaged only locates the package's own files (templates, examples).
+# gateway.packaged only locates the package's own files (templates, examples); gateway.outbound is the
+# policy every room that calls out on its own applies (handlers, delivery, monitors, app).
 BASE = (
     "gateway.errors",
     "gateway.log",
@@ -15,6 +16,7 @@ BASE = (
     "gateway.__version__",
     "gateway.sealing",
     "gateway.packaged",
+    "gateway.outbound",
 )
 
 # Each module is under the rule of its longest matching prefix; every module must have one.
@@ -29,6 +31,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.starter": (),
     "gateway.manifests": (),  # JSON, YAML and Operator manifests as documents: the loaders' shared reader
     "gateway.config": ("gateway.config",),
+    "gateway.outbound": ("gateway.config",),  # applies tyk.conf's `outbound` lists
     # What middleware may touch: the one module that names the rooms' request-time types.
     "gateway.context": (
         "gateway.apidef.model",
@@ -98,7 +101,13 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.delivery.cooldown",
         "gateway.usercode",
     ),
-    "gateway.delivery": ("gateway.delivery", "gateway.store.base", "gateway.store.files", "gateway.config"),
+    "gateway.delivery": (
+        "gateway.delivery",
+        "gateway.store.base",
+        "gateway.store.files",
+        "gateway.store.journal",
+        "gateway.config",
+    ),
     # The Redis outbox rides the Redis store's connection: the one place delivery/ names a backend.
     "gateway.delivery.outboxes": (
         "gateway.delivery",

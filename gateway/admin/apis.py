@@ -1,6 +1,7 @@
 """`/tyk/apis` and `/tyk/apis/oas`: read the loaded definitions, write and delete files in app_path.
 
-A body is validated with the same parser the loader uses, and only a valid definition is written,
+A body is validated with the same parser the loader uses (and refused, as a load would refuse it, for a
+template outside template_path or an address the outbound policy denies); only a valid one is written,
 atomically (temp file + rename), so a reload never sees half a file. As in Tyk, a written API is
 served after the next reload, not at once. Ids become file names, so path separators are refused.
 """
@@ -130,6 +131,11 @@ async def save(gw: AdminGateway, raw: dict[str, Any], oas: bool, api_id: str | N
     )
     if clash is not None:
         return error(400, f"listen path {spec.listen_path!r} is already used by API {clash.api_id!r}")
+    try:
+        await gw.check_api(spec)  # a template outside template_path, an address the policy refuses
+    except ConfigError as exc:
+        where = exc.where.removeprefix(spec.source).strip()  # the JSON path, without "request body"
+        return error(400, f"{where}: {exc.reason}" if where else exc.reason)
     path = file_for(gw, spec.api_id)
     try:
         await asyncio.to_thread(write_atomically, path, raw)

@@ -65,6 +65,11 @@ class AdminGateway(Protocol):
         """A global webhook definition checked as its handler would be built; ConfigError if not."""
         ...
 
+    async def check_api(self, spec: APISpec) -> None:
+        """Refused for what a load would refuse the API for: a webhook template outside template_path, an
+        address the outbound policy denies (webhook targets, uptime checks, JWKS, the token URL)."""
+        ...
+
     def specs(self) -> Sequence[APISpec]:
         """The API definitions currently loaded (served or inactive)."""
         ...

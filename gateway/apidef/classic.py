@@ -67,6 +67,7 @@ def parse(raw: Any, where: str) -> APISpec:
         versioning=versions.classic(r, doc),
         ignored=features.classic(r, doc),
         raw=doc,
+        calls=tuple(r.calls),  # last: the reads above note them
     )
 
 

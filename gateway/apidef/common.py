@@ -74,10 +74,16 @@ class Reader:
     """Typed reads from one definition. JSON null counts as absent (Go decodes it to the zero value);
     a wrong type is a ConfigError naming the file, the JSON path and the value, as Tyk refuses to load it."""
 
-    __slots__ = ("where",)
+    __slots__ = ("calls", "where")
 
     def __init__(self, where: str) -> None:
         self.where = where
+        self.calls: list[tuple[str, str]] = []  # (JSON path, URL): see `call`
+
+    def call(self, path: str, url: str) -> None:
+        """Note a URL the gateway will call on its own for this API (an uptime check, a JWKS endpoint, a
+        token URL), for the outbound policy to vet at load; only what the API uses is noted."""
+        self.calls.append((path, url))
 
     def fail(self, path: str, message: str) -> ConfigError:
         return ConfigError(self.where, f"{path}: {message}")

@@ -33,6 +33,7 @@ def _jwks(
         if not _URL.match(url):
             raise r.fail(f"{path}.url", f"expected an http:// or https:// URL, got {url!r}")
         found.append((url, r.duration(entry, timeout, path)))
+        r.call(f"{path}.url", url)
     return tuple(found)
 
 
@@ -55,6 +56,7 @@ def _spec(
     url = secret if _URL.match(secret) else decoded.decode("latin-1") if decoded is not None else ""
     if secret and _URL.match(url):
         jwks = ((url.strip(), 0.0), *jwks)
+        r.call(f"{at}.{names['source']}", url.strip())
         secret, decoded = "", None
     method = r.text(fields, names["method"], at).lower()
     defaults = r.items(fields, names["defaults"], at)

@@ -246,6 +246,8 @@ class APISpec:
     format: str = "classic"  # "classic" or "oas"
     versioning: VersionSpec = field(default_factory=VersionSpec)
     ignored: tuple[str, ...] = ()  # unsupported non-security features, logged once at load
+    # (JSON path, URL) the gateway calls on its own, for the outbound policy; paths differ by format.
+    calls: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -95,6 +95,7 @@ def parse(raw: Any, where: str) -> APISpec:
         versioning=versions.oas(r, info),
         ignored=features.oas(r, ext, info, server, upstream),
         raw=doc,
+        calls=tuple(r.calls),  # last: the reads above note them
     )
 
 

@@ -59,6 +59,7 @@ def _parse(r: Reader, auth: dict[str, Any], path: str, fmt: int) -> UpstreamOAut
             f"required: a non-empty string, got {show(block.get(name['client_id']))}",
         )
     token_url = r.target_url(block.get(name["token_url"]), f"{block_path}.{name['token_url']}")
+    r.call(f"{block_path}.{name['token_url']}", token_url)
     method = r.text(block, "method", block_path)
     if method not in METHODS:
         raise r.fail(

@@ -50,6 +50,8 @@ def classic(r: Reader, doc: dict[str, Any], proxy: dict[str, Any]) -> UptimeSpec
         raise r.fail(
             "$.proxy.target_list", "required: at least one URL when enable_load_balancing is on, got []"
         )
+    if not disabled:
+        _calls(r, checks, f"{path}.check_list")
     return UptimeSpec(
         checks=() if disabled else tuple(checks), targets=targets, skip_down_hosts=skip and balance
     )
@@ -82,11 +84,21 @@ def oas(r: Reader, upstream: dict[str, Any]) -> UptimeSpec:
         targets.extend([url] * weight)  # Tyk expands weights into repeated list entries
     if balance and not targets:
         raise r.fail(f"{lb_path}.targets", "required: at least one target with weight > 0 when enabled")
+    enabled = r.flag(block, "enabled", path)
+    if enabled:
+        _calls(r, checks, f"{path}.tests")
     return UptimeSpec(
-        checks=tuple(checks) if r.flag(block, "enabled", path) else (),
+        checks=tuple(checks) if enabled else (),
         targets=tuple(targets) if balance else (),
         skip_down_hosts=balance and r.flag(lb, "skipUnavailableHosts", lb_path),
     )
+
+
+def _calls(r: Reader, checks: list[UptimeCheck], path: str) -> None:
+    for i, check in enumerate(checks):
+        # A Classic `protocol` may leave the URL without a scheme: the host is what the policy judges.
+        url = check.url if "://" in check.url else f"{check.kind}://{check.host}"
+        r.call(f"{path}[{i}].url", url)
 
 
 def _nanoseconds(r: Reader, entry: dict[str, Any], at: str) -> float:

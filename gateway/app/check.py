@@ -24,7 +24,7 @@ from gateway.certs import tls
 from gateway.certs.registry import upstream_ref
 from gateway.config import check as config_check
 from gateway.config import model as config_mod
-from gateway.errors import ConfigError, StoreError
+from gateway.errors import ConfigError, Refused, StoreError
 from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import HandlerScope
 from gateway.handlers.webhook import WebhookHandler
@@ -123,6 +123,12 @@ def _api_lines(cfg: config_mod.Config, layer: HandlerLayer, spec: APISpec) -> li
             chain.build(spec, cfg)
     except ConfigError as exc:
         return [f"skipped {file}: {exc.reason}"]
+    try:
+        layer.vet(spec)
+        handlers = _handler_lines(spec.event_handlers, HandlerScope(spec.api_id, spec.org_id), layer)
+    except Refused as exc:  # a handler's names its JSON path after the file name
+        where = exc.where.removeprefix(file).strip()
+        return [f"skipped {file}: {where + ': ' if where else ''}{exc.reason}"]
     notes = [" (inactive: not served)"] if not spec.active else []
     if spec.ignored:
         notes.append(f" (without unsupported: {', '.join(spec.ignored)})")
@@ -131,8 +137,7 @@ def _api_lines(cfg: config_mod.Config, layer: HandlerLayer, spec: APISpec) -> li
     shared = [(host.lower(), str(ref)) for host, ref in cfg.security.certificates.upstream.items()]
     if certs.mutual_tls or certs.upstream or upstream_ref(shared, spec.target_url):  # resolve()'s rule
         lines.append(f"note    {file}: certificate references {_UNCHECKED}")
-    lines += _handler_lines(spec.event_handlers, HandlerScope(spec.api_id, spec.org_id), layer)
-    return lines
+    return lines + handlers
 
 
 def _handler_lines(specs: Sequence[HandlerSpec], scope: HandlerScope, layer: HandlerLayer) -> list[str]:
@@ -149,6 +154,9 @@ def _handler_lines(specs: Sequence[HandlerSpec], scope: HandlerScope, layer: Han
         else:
             kept.append(spec)
     _, errors = registry.build(kept, scope, layer.deps, known)
+    refusal = next((e for e in errors if isinstance(e, Refused)), None)
+    if refusal is not None and scope.api_id:  # as a load: the whole API is refused
+        raise refusal
     return lines + [f"error   {exc} (handler skipped)" for exc in errors]
 
 

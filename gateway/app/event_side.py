@@ -1,6 +1,7 @@
 """The handler layer, assembled: the webhook client, the outbox matching the store, the Deliverer with its
 Sender and delivery log, HandlerDeps, the quota monitor and its webhook, the global webhooks, and the
-(api, event) -> handlers table built on every load.
+(api, event) -> handlers table built on every load, with the APIs it refuses (the outbound policy, a
+template outside template_path).
 
 app/gateway.py owns one per gateway and hands the table to the bus. Nothing here is on the request path; it
 decides nothing about when events fire.
@@ -12,8 +13,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config.model import Config
@@ -22,7 +21,7 @@ from gateway.delivery.deliverer import Deliverer
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import RetryPolicy
 from gateway.delivery.sender import Sender
-from gateway.errors import ConfigError, StoreError
+from gateway.errors import ConfigError, Refused, StoreError
 from gateway.events import routes as event_routes
 from gateway.events.catalog import Event
 from gateway.handlers import global_webhooks, registry
@@ -32,6 +31,7 @@ from gateway.identity.session import Session
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
 from gateway.monitors.quota import TriggerMonitor
+from gateway.outbound import Outbound
 from gateway.store.base import Store
 
 log = get_logger("app")
@@ -47,11 +47,14 @@ class HandlerLayer:
     """Built at start (a bad `monitor` or `webhooks` setting raises ConfigError); lives across reloads,
     so a reload swaps handlers and never the outbox or a delivery in flight."""
 
-    def __init__(self, config: Config, store: Store, sessions: SessionStore) -> None:
+    def __init__(
+        self, config: Config, store: Store, sessions: SessionStore, outbound: Outbound | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.sessions = sessions
-        self.http = httpx.AsyncClient(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
+        self.outbound = outbound or Outbound.from_config(config.outbound)
+        self.http = self.outbound.client(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self.outbox = outboxes.open_outbox(config, store)
         self.delivery_log = DeliveryLog(config.events.delivery_log_size)
         self.sender = Sender(self.http, self.delivery_log)
@@ -67,6 +70,7 @@ class HandlerLayer:
             retry=RetryPolicy.from_config(config.events),
             redact_payload_keys=config.events.redact_keys_in_payloads,
             key_rpc=self._key_rpc,
+            outbound=self.outbound,
         )
         self.monitor: TriggerMonitor | None = None
         self.monitor_hook: Handler | None = None
@@ -88,9 +92,11 @@ class HandlerLayer:
         WebhookHandler.from_meta(dict(webhook), HandlerScope(where=where), self.deps)
         return webhook
 
-    async def routes(self, specs: Sequence[APISpec]) -> Routes:
-        """The handler table for tyk.conf and these APIs; a bad handler is logged and left out."""
+    async def routes(self, specs: Sequence[APISpec]) -> tuple[Routes, dict[str, Refused]]:
+        """The handler table for tyk.conf and these APIs, and the APIs refused, by id (see `vet`; their
+        handlers are left out of the table). Any other bad handler is logged and left out; its API serves."""
         webhooks = await global_webhooks.all_webhooks(self.store, self.configured_webhooks)
+        refused: dict[str, Refused] = {}
         routes: Routes = {}
         if self.monitor_hook is not None:  # Tyk's monitor webhook: gateway-level, like tyk.conf's
             routes[("", Event.TriggerExceeded)] = [self.monitor_hook]
@@ -102,8 +108,29 @@ class HandlerLayer:
         self._add(routes, "", "", gateway_level, "tyk.conf", webhooks)
         for spec in specs:
             owner = f"api {spec.api_id!r} ({spec.source})"
-            self._add(routes, spec.api_id, spec.org_id, spec.event_handlers, owner, webhooks)
-        return routes
+            try:
+                self.vet(spec)
+                self._add(routes, spec.api_id, spec.org_id, spec.event_handlers, owner, webhooks)
+            except Refused as exc:
+                refused[spec.api_id] = exc
+        return routes, refused
+
+    def vet(self, spec: APISpec) -> None:
+        """Refused when the API has the gateway call, on its own, an address the outbound policy refuses
+        as written (uptime checks, JWKS, the upstream OAuth token URL; its webhooks: `_add`)."""
+        for path, url in spec.calls:
+            self.outbound.check_url(url, spec.source, path)
+
+    async def check_api(self, spec: APISpec) -> None:
+        """What a load would refuse the API for, before the REST API writes it: `vet`, and its webhook
+        handlers built (only those: building a Python handler would import its file)."""
+        self.vet(spec)
+        webhooks = await global_webhooks.all_webhooks(self.store, self.configured_webhooks)
+        hooks = [h for h in spec.event_handlers if registry.classic_name(h.kind) == WebhookHandler.kind]
+        _, errors = registry.build(hooks, HandlerScope(spec.api_id, spec.org_id), self.deps, webhooks)
+        refusal = next((e for e in errors if isinstance(e, Refused)), None)
+        if refusal is not None:
+            raise refusal
 
     def start(self) -> None:
         self.deliverer.start()
@@ -159,6 +186,9 @@ class HandlerLayer:
         webhooks: dict[str, dict[str, Any]],
     ) -> None:
         built, errors = registry.build(specs, HandlerScope(api_id, org_id), self.deps, webhooks)
+        refusal = next((e for e in errors if isinstance(e, Refused)), None)
+        if refusal is not None and api_id:  # a whole API is refused; tyk.conf's handler is only left out
+            raise refusal
         for error in errors:
             log.error("%s: handler skipped: %s", owner, error)
         for event, found in built.items():

@@ -31,6 +31,7 @@ from gateway.log import get_logger
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
 from gateway.store.registry import open_store
+from gateway.upstream import paths
 from gateway.upstream.fast import FastUpstream
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 
@@ -147,8 +148,11 @@ class Gateway:
             for error in bad:
                 log.error("skipped policy %s", error)
             parts.sessions.set_policies(policies)
-            routes = await parts.handlers.routes(result.specs)
-            specs = await parts.resolve_certs(result.specs, self.server_tls)
+            routes, refused = await parts.handlers.routes(result.specs)
+            for api_id, why in refused.items():  # names the file, the field and the value
+                log.error("skipped API %r: %s", api_id, why)
+            kept = [s for s in result.specs if s.api_id not in refused]
+            specs = await parts.resolve_certs(kept, self.server_tls)
             built: list[APIRoute] = []
             for spec in [s for s in specs if s.active]:
                 try:
@@ -200,6 +204,9 @@ class Gateway:
     def check_webhook(self, raw: Any, where: str) -> dict[str, Any]:
         return self.parts.handlers.check_webhook(raw, where)
 
+    async def check_api(self, spec: APISpec) -> None:
+        await self.parts.handlers.check_api(spec)
+
     def event_stats(self) -> dict[str, Any]:
         return self.parts.event_stats()
 
@@ -214,6 +221,13 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            # A dot-segment, raw or percent-encoded, shows as "/." once decoded: one `in` for most requests.
+            if "/." in path:
+                cleaned = self._without_dots(scope)
+                if isinstance(cleaned, Reject):
+                    await self._render(scope, send, cleaned)
+                    return
+                scope, path = cleaned, cleaned["path"]
             if path.startswith("/tyk/") or path == self._hello:
                 await self._admin(scope, receive, send)
                 return
@@ -232,6 +246,22 @@ class Gateway:
                 await self._render(scope, send, reject)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+
+    def _without_dots(self, scope: Scope) -> Scope | Reject:
+        """The request with its dot-segments resolved, routed and forwarded as such; a 400 for one whose
+        `..` climbs out of the listen path it was sent under, so that API's upstream never sees it."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        try:
+            clean = paths.remove_dot_segments(raw)
+        except paths.RefusedPath as exc:
+            return Reject(400, exc.message)
+        if clean == raw:  # "/.well-known": no dot-segment after all
+            return scope
+        path = paths.decoded(clean)
+        sent_to = self._table.match(_host(scope) if self._table.needs_host else "", scope["path"])
+        if sent_to is not None and not sent_to.matches(path):
+            return Reject(400, paths.CLIMBS)
+        return {**scope, "path": path, "raw_path": clean}
 
     async def _render(self, scope: Scope, send: Send, reject: Reject) -> None:
         content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")

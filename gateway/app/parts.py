@@ -9,8 +9,6 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import httpx
-
 from gateway.apidef.model import APISpec
 from gateway.app.cluster import GroupReload
 from gateway.app.event_side import HandlerLayer
@@ -26,6 +24,7 @@ from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
 from gateway.monitors.uptime import HostChecker
+from gateway.outbound import Outbound
 from gateway.store.base import Store
 from gateway.store.limiter import Limiter
 from gateway.templating.template import ErrorPages
@@ -59,9 +58,12 @@ class Parts:
             cache=session_cache.for_store(config, store),
         )
         self.bus = EventBus(config.events)
-        oauth_http = httpx.AsyncClient(timeout=OAUTH_TIMEOUT)
+        # tyk.conf `outbound`: every connection the gateway opens on its own (webhooks, uptime checks,
+        # JWKS and upstream OAuth through oauth_http), never the proxy's to its upstream.
+        self.outbound = Outbound.from_config(config.outbound)
+        oauth_http = self.outbound.client(timeout=OAUTH_TIMEOUT)
         opened.push_async_callback(oauth_http.aclose)
-        self.handlers = HandlerLayer(config, store, self.sessions)
+        self.handlers = HandlerLayer(config, store, self.sessions, self.outbound)
         opened.push_async_callback(self.handlers.close)
         self.handlers.configure()  # a bad `monitor` or `webhooks` setting raises here
         if self.handlers.monitor is not None:
@@ -83,7 +85,9 @@ class Parts:
             store, self.bus.fire, expiry, scan=expiry.scan_configured, clock=clock
         )
         self.down_hosts = DownHosts()  # the uptime checker's verdicts, which the balancers read
-        self.uptime = HostChecker(config.uptime_tests, store, self.bus.fire, self.down_hosts)
+        self.uptime = HostChecker(
+            config.uptime_tests, store, self.bus.fire, self.down_hosts, outbound=self.outbound
+        )
         self.group = GroupReload(store, reload)
 
     async def resolve_certs(

@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gateway.config.outbound import parse_entry
 from gateway.errors import ConfigError
 
 PORTS = ("listen_port", "storage.port")
+OUTBOUND_LISTS = ("outbound.allow", "outbound.deny")  # each entry as config/outbound.py reads it
 
 # Compared lower-cased where Tyk does (log_level); "" is Tyk's own default where listed.
 CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -44,6 +46,11 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "storage.optimisation_max_active": (0, ""),
     "local_session_cache.cached_session_timeout": (0, "seconds"),
     "http_server_options.xff_depth": (0, ""),
+    "http_server_options.max_header_bytes": (0, ""),  # the listener's limits: 0 = the default
+    "http_server_options.max_header_count": (0, ""),
+    "http_server_options.max_url_bytes": (0, ""),
+    "http_server_options.read_header_timeout": (0, "seconds"),
+    "http_server_options.idle_timeout": (0, "seconds"),
     "security.certificate_expiry_monitor.warning_threshold_days": (0, "days"),
     "security.certificate_expiry_monitor.check_cooldown_seconds": (0, "seconds"),
     "security.certificate_expiry_monitor.event_cooldown_seconds": (0, "seconds"),
@@ -88,6 +95,15 @@ def check_values(cfg: Any, where: str, env: Mapping[str, str]) -> None:
             raise ConfigError(
                 _source(dotted, where, env), f'key "{dotted}": expected {wanted}, got {show(value)}'
             )
+    for dotted in OUTBOUND_LISTS:
+        for i, entry in enumerate(_get(cfg, dotted)):
+            try:
+                parse_entry(entry)
+            except ValueError:
+                wanted = 'a network ("10.0.0.0/8"), an address or a host name ("*.internal")'
+                raise ConfigError(
+                    _source(dotted, where, env), f'key "{dotted}[{i}]": expected {wanted}, got {show(entry)}'
+                ) from None
     for host, ref in _get(cfg, "security.certificates.upstream").items():
         if not isinstance(ref, str) or not ref:
             raise ConfigError(
@@ -194,8 +210,8 @@ def _from_env(hint: Any, text: str, name: str) -> Any:
             return float(text)
         if base is dict:
             return dict(json.loads(text))
-        if base is list:
-            return list(json.loads(text))
+        if base is list:  # JSON, or Tyk's envconfig form: comma-separated (TYK_GW_STORAGE_ADDRS=a:1,b:2)
+            return list(json.loads(text)) if text.lstrip().startswith("[") else text.split(",")
         if base is Any:
             return json.loads(text)
     except (ValueError, TypeError):

@@ -16,30 +16,14 @@ from typing import Any
 
 from gateway.config import check as config_check
 from gateway.config import keys as config_keys
+from gateway.config import server as server_config
+from gateway.config import storage as config_storage
+from gateway.config.outbound import OutboundConfig
+from gateway.config.server import HttpServerOptions
+from gateway.config.storage import StorageConfig as StorageConfig  # re-exported: its old home
 from gateway.log import get_logger
 
 log = get_logger("config")
-
-
-@dataclass(frozen=True, slots=True)
-class StorageConfig:
-    type: str = "embedded"  # Tyk's only value is "redis"; "embedded" (our default) needs no server
-    host: str = "localhost"
-    port: int = 6379
-    username: str = ""
-    password: str = ""
-    database: int = 0
-    timeout: float = 5.0
-    optimisation_max_active: int = 500
-    path: str = "data"  # embedded store: folder of its journal, relative to the config file
-
-
-@dataclass(frozen=True, slots=True)
-class HttpServerOptions:
-    xff_depth: int = 0
-    use_ssl: bool = False
-    certificates: list[Any] = field(default_factory=list)  # [{domain_name, cert_file, key_file}]
-    ssl_certificates: list[Any] = field(default_factory=list)  # certificate ids or PEM file paths
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +168,8 @@ class Config:
     store_failure_policy: str = "closed"  # not in Tyk: "closed" answers 500 as Tyk does, "open" lets through
     events: EventsConfig = field(default_factory=EventsConfig)
     uptime_tests: UptimeTestsConfig = field(default_factory=UptimeTestsConfig)
+    # Not in Tyk: where webhooks, uptime checks, JWKS and token requests may go (config/outbound.py).
+    outbound: OutboundConfig = field(default_factory=OutboundConfig)
     log_level: str = "info"
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
 
@@ -216,23 +202,23 @@ def from_dict(
     env = dict(environ or {})
     cfg: Config = config_check.build(Config, raw, where, "", env)
     config_check.check_values(cfg, where, env)
-    for line in config_keys.review(raw, Config, where):
+    for line in [*config_keys.review(raw, Config, where), *config_storage.review(cfg.storage, where, env)]:
         if warn is None:
             log.warning("%s", line)
         else:
             warn(line)
     base = Path(base_dir).resolve()
-    storage = dataclasses.replace(cfg.storage, path=str((base / cfg.storage.path).resolve()))
     return dataclasses.replace(
         cfg,
         uptime_tests=_uptime_defaults(cfg.uptime_tests),
         security=_security(cfg.security),
+        http_server_options=server_config.with_defaults(cfg.http_server_options),
         # Tyk's rule: 0 (as real tyk.conf files carry it) means the 30 s default, never "no timeout".
         proxy_default_timeout=cfg.proxy_default_timeout or 30.0,
         app_path=str((base / cfg.app_path).resolve()),
         template_path=str((base / cfg.template_path).resolve()),
         middleware_path=str((base / cfg.middleware_path).resolve()),
-        storage=storage,
+        storage=config_storage.resolved(cfg.storage, base),
         policies=_policies(cfg.policies, base),
         config_dir=str(base),
     )

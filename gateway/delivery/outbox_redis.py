@@ -4,18 +4,21 @@
 same consumer name took them and died, or a read whose reply was lost handed them to us), entries idle
 past `outbox_claim_idle` in a dead consumer's hands (XAUTOCLAIM), then new entries (XREADGROUP `>`,
 blocking briefly); `finish` is XACK plus XDEL. New entries are shared out between the gateways: each is
-read by one of them. It uses the store's client (owned and closed by the RedisStore) and turns every
-redis-py error into a StoreError.
+read by one of them; one key holds both (a cluster needs no tag), and an entry a failover gives back after
+we finished it is finished again, not sent. It uses the store's client (owned and closed by the
+RedisStore) and turns every redis-py error into a StoreError.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.delivery.model import Delivery
 from gateway.delivery.record import RecordCodec
@@ -31,6 +34,8 @@ FIELD = "delivery"
 MAX_BLOCK = 1.0
 # Scan for abandoned entries at most this often (and at least twice per claim idle).
 CLAIM_SCAN_MAX = 30.0
+# Delivery ids finished lately, remembered against a failover that loses the finish (XACK and XDEL).
+FINISHED_KEPT = 10_000
 
 T = TypeVar("T")
 
@@ -40,11 +45,13 @@ class RedisOutbox:
 
     def __init__(
         self,
-        client: Redis,
+        client: Redis | RedisCluster,
         codec: RecordCodec,
         consumer: str,
         *,
         claim_idle: float,
+        timeout: float | None = None,
+        failovers: Callable[[], int] = lambda: 0,
         address: str = "redis",
         stream: str = STREAM,
         group: str = GROUP,
@@ -57,10 +64,18 @@ class RedisOutbox:
         self._address = address
         self._claim_idle_ms = max(1, round(claim_idle * 1000))
         self._claim_every = min(claim_idle / 2, CLAIM_SCAN_MAX)
-        timeout = client.connection_pool.connection_kwargs.get("socket_timeout") or 2 * MAX_BLOCK
-        self._max_block = min(MAX_BLOCK, float(timeout) / 2)
+        if timeout is None:  # the client's own socket timeout (a cluster client has no single pool)
+            pool = getattr(client, "connection_pool", None)
+            timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
+        # A blocked read must end well before the socket timeout.
+        self._max_block = min(MAX_BLOCK, float(timeout or 2 * MAX_BLOCK) / 2)
         self._taken: dict[str, str] = {}  # delivery id -> stream entry id, handed out and not finished
+        self._finished: OrderedDict[str, None] = OrderedDict()
         self._own_cursor: str | None = "0"  # replaying our own unfinished entries until None
+        # The store's count of master switches: after one, our pending list on the new master may hold
+        # entries we finished on the old one (replicated before their finish), so it is read again.
+        self._failovers = failovers
+        self._failovers_seen = failovers()
         self._claim_cursor = "0-0"
         self._next_claim = 0.0
         self._group_ready = False
@@ -82,6 +97,8 @@ class RedisOutbox:
             raise
 
     async def _take(self, count: int, wait: float) -> list[Delivery]:
+        if self._failovers_seen != (seen := self._failovers()):
+            self._failovers_seen, self._own_cursor = seen, "0"
         if self._own_cursor is not None:
             cursor = self._own_cursor
             batch = await self._read({self.stream: cursor}, count, None)
@@ -100,6 +117,9 @@ class RedisOutbox:
     async def finish(self, delivery_id: str) -> None:
         entry = self._taken.pop(delivery_id, None)
         if entry is not None:
+            self._finished[delivery_id] = None
+            if len(self._finished) > FINISHED_KEPT:
+                self._finished.popitem(last=False)
             await self._remove(entry)
 
     async def backlog(self) -> int:
@@ -149,7 +169,9 @@ class RedisOutbox:
                 log.warning("outbox %s: entry %s dropped (%s)", self.stream, entry, exc)
                 await self._remove(entry)
                 continue
-            if delivery.id not in self._taken:
+            if delivery.id in self._finished:  # sent, and its finish lost to a failover
+                await self._remove(entry)
+            elif delivery.id not in self._taken:
                 self._taken[delivery.id] = entry
                 taken.append(delivery)
         return taken
@@ -175,7 +197,7 @@ class RedisOutbox:
                     self._group_ready = False
                     continue
                 raise StoreError(f"redis {self._address}: outbox {self.stream}: {exc}") from exc
-            except (RedisError, OSError) as exc:
+            except (RedisError, RedisClusterException, OSError) as exc:
                 raise StoreError(
                     f"redis {self._address}: outbox {self.stream}: {exc or type(exc).__name__}"
                 ) from exc

@@ -23,7 +23,7 @@ from gateway.store.redis import RedisStore
 
 
 def _file(config: Config, store: Store, codec: RecordCodec) -> Outbox:
-    return FileOutbox(config.storage.path, codec)
+    return FileOutbox(config.storage.path, codec, accept_loss=config.storage.accept_journal_loss)
 
 
 def _stream(config: Config, store: Store, codec: RecordCodec) -> Outbox:
@@ -31,7 +31,13 @@ def _stream(config: Config, store: Store, codec: RecordCodec) -> Outbox:
     events = config.events
     consumer = consumer_name(config)
     return RedisOutbox(
-        store.client, codec, consumer, claim_idle=events.outbox_claim_idle, address=store.address
+        store.client,
+        codec,
+        consumer,
+        claim_idle=events.outbox_claim_idle,
+        timeout=store.timeout,
+        failovers=lambda: store.failovers,
+        address=store.address,
     )
 
 

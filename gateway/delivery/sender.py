@@ -1,13 +1,15 @@
 """The Sender: every attempt of one Delivery, until a 2xx, a final answer, or the retry policy runs out.
 
-Full-jitter exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, redirects
-never followed, each attempt signed afresh (Standard Webhooks) and recorded in the delivery log. It
-never finishes or releases anything in the outbox: the Deliverer does, from the returned verdict.
+Full-jitter exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, a target the
+outbound policy refuses given up at once, redirects never followed, each attempt signed afresh (Standard
+Webhooks) and recorded in the delivery log. It never finishes or releases anything in the outbox: the
+Deliverer does, from the returned verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +21,7 @@ from gateway.delivery import signing
 from gateway.delivery.history import Attempt, DeliveryLog, target
 from gateway.delivery.model import Delivery
 from gateway.log import Throttle, get_logger
+from gateway.outbound import OutboundRefused
 
 log = get_logger("delivery.sender")
 
@@ -102,7 +105,8 @@ class Sender:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             self._record(delivery, attempt, 0, _ms(began), error, "retrying", started)
-            return 0, error, None
+            # The outbound policy refuses the target on every attempt: waiting "forever" gives it up now.
+            return 0, error, math.inf if isinstance(exc, OutboundRefused) else None
         status = response.status_code
         ok = 200 <= status < 300
         error = "" if ok else f"answered {status}"

@@ -16,6 +16,7 @@ import httpx
 
 from gateway.delivery.model import RetryPolicy, Submitter
 from gateway.events.catalog import EventMessage
+from gateway.outbound import Outbound
 from gateway.store.base import Store
 
 
@@ -38,6 +39,9 @@ class HandlerDeps:
     key_rpc: Callable[[str, list[str]], Awaitable[Any]] | None = None
     # Events handlers chose not to send, by reason ("deduplicated": a webhook's cooldown), for the stats.
     skipped: Counter[str] = field(default_factory=Counter)
+    # tyk.conf `outbound`: a webhook target it refuses by itself is refused at load (`http` applies it
+    # to every connection; the default here is the default policy).
+    outbound: Outbound = field(default_factory=Outbound)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ class WebhookHandler:
         url = meta.get("target_path")
         if not isinstance(url, str) or not _http_url(url):
             raise ConfigError(where, f'"target_path": expected an absolute http(s) URL, got {url!r}')
+        deps.outbound.check_url(url, where, '"target_path"')  # Refused: a denied address or name
         header_map = meta.get("header_map") or {}
         if not isinstance(header_map, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in header_map.items()

@@ -23,6 +23,7 @@ from gateway.errors import StoreError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.log import Throttle, get_logger
 from gateway.monitors.probe import DEFAULT_TIMEOUT, Outcome, probe
+from gateway.outbound import Outbound
 from gateway.store.base import Store
 from gateway.upstream.balancer import DownHosts, target_host
 
@@ -81,9 +82,8 @@ class Owner:
 
 
 class HostChecker:
-    """Built by app/gateway.py with the store, `bus.fire` and the shared DownHosts; `set_specs` on every
-    (re)load, `start`/`stop` with the gateway. `probe_fn` and `node_id` replace the real probe and id in
-    tests."""
+    """Built by app/ with the store, `bus.fire`, the DownHosts and the outbound policy; `set_specs` on each
+    (re)load, `start`/`stop` with the gateway. `probe_fn` and `node_id` replace probe and id in tests."""
 
     def __init__(
         self,
@@ -94,6 +94,7 @@ class HostChecker:
         *,
         probe_fn: Probe | None = None,
         node_id: str | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         opts = config.config
         self.config = config
@@ -105,7 +106,7 @@ class HostChecker:
         self.marker_ttl = self._ttl_base
         self.tracker: Tracker[UptimeCheck] = Tracker(opts.failure_trigger_sample_size)
         self.leader = False
-        self._store, self._fire, self.down_hosts = store, fire, down
+        self._store, self._fire, self.down_hosts, self._outbound = store, fire, down, outbound or Outbound()
         self._pool = asyncio.Semaphore(max(1, opts.checker_pool_size))
         self._client: httpx.AsyncClient | None = None
         self._probe = probe_fn or self._http_probe
@@ -214,9 +215,8 @@ class HostChecker:
 
     async def _http_probe(self, check: UptimeCheck) -> Outcome:
         if self._client is None:
-            # Go's default client follows redirects; no pooling is needed with `Connection: close`.
-            self._client = httpx.AsyncClient(follow_redirects=True)
-        return await probe(check, self._client)
+            self._client = self._outbound.client(follow_redirects=True)  # as Go's; each hop is vetted
+        return await probe(check, self._client, self._outbound)  # refused: _bounded logs why
 
     async def _read_markers(self) -> set[str]:
         hosts = sorted(self._watched)

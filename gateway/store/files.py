@@ -1,6 +1,7 @@
 """File helpers shared by the journals on disk (the embedded store's and the webhook outbox's): an
 exclusive lock on a folder, held for an owner's lifetime; reading a journal's lines, opening it for
-appends (owner-only) and rewriting it atomically; a best-effort fsync of a folder after a rename.
+appends (owner-only) and rewriting it atomically (in one step, or in two for a caller that must do
+something between the write and the rename); a best-effort fsync of a folder after a rename.
 Raises StoreError with the owner's wording; knows nothing of what the lines hold.
 """
 
@@ -85,17 +86,30 @@ def open_journal(file: Path, owner: str, *, truncate: bool = False) -> IO[str]:
         raise StoreError(f"{owner}: cannot open {file}: {exc}") from exc
 
 
-def rewrite(file: Path, lines: Iterable[str], owner: str) -> None:
-    """Replace `file` by `lines` atomically: a temporary file beside it, fsync, os.replace, then the
-    folder. The caller closes its own handle on `file` first (some platforms cannot replace an open
-    file) and opens it again afterwards, whether this raised or not."""
+def write_synced(file: Path, lines: Iterable[str], owner: str) -> Path:
+    """`lines` written to a temporary file beside `file` and fsynced; its path, for `install`."""
     temp = file.with_name(file.name + ".tmp")
     try:
         with open_journal(temp, owner, truncate=True) as out:
             out.writelines(lines)
             out.flush()
             os.fsync(out.fileno())
+    except OSError as exc:
+        raise StoreError(f"{owner} {file}: rewrite failed: {exc}") from exc
+    return temp
+
+
+def install(temp: Path, file: Path, owner: str) -> None:
+    """Put `temp` in the place of `file` atomically (os.replace), then make the rename durable."""
+    try:
         os.replace(temp, file)
     except OSError as exc:
-        raise StoreError(f"{owner} {file}: compaction failed: {exc}") from exc
+        raise StoreError(f"{owner} {file}: rewrite failed: {exc}") from exc
     fsync_dir(file.parent)
+
+
+def rewrite(file: Path, lines: Iterable[str], owner: str) -> None:
+    """Replace `file` by `lines` atomically: a temporary file beside it, fsync, os.replace, then the
+    folder. The caller closes its own handle on `file` first (some platforms cannot replace an open
+    file) and opens it again afterwards, whether this raised or not."""
+    install(write_synced(file, lines, owner), file, owner)

@@ -1,12 +1,14 @@
-"""The Redis store: any number of gateways share keys, counters, cooldowns and rate limits.
+"""The Redis store: any number of gateways share keys, counters, cooldowns and rate limits, on one
+Redis, Sentinel or Cluster (store/topology.py builds the clients for each).
 
-It owns one connection pool (hiredis parser, shared with the `limits` rate-limit storage) and turns
-every redis-py exception into a StoreError naming the server. It keeps no state of its own.
+It owns the commands and turns every redis-py exception into a StoreError naming the server. Every
+script and transaction touches one hash slot (the Limiter tags what must share one). It keeps no state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -15,16 +17,16 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 from limits.aio.storage import RedisStorage
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import RedisClusterException, RedisError
 
-from gateway.config.model import StorageConfig
+from gateway.config.storage import StorageConfig
 from gateway.errors import StoreError
 from gateway.log import get_logger
+from gateway.store import topology
 from gateway.store.base import PubSub
-from gateway.store.resp import RespClient, RespError, digest
+from gateway.store.resp import RespError, digest
 
 log = get_logger("store")
 
@@ -38,12 +40,11 @@ INCR_WINDOW = files("gateway.store").joinpath("lua/incr_window.lua").read_text(e
 HIT_AND_COUNT = files("gateway.store").joinpath("lua/hit_and_count.lua").read_text(encoding="utf-8")
 # Compare-and-delete: a webhook cooldown is freed only by the delivery that took it.
 RELEASE = files("gateway.store").joinpath("lua/release.lua").read_text(encoding="utf-8")
-_INCR_SHA, _WINDOW_SHA, _HIT_SHA, _RELEASE_SHA = (
-    digest(s) for s in (INCR_EXPIRE, INCR_WINDOW, HIT_AND_COUNT, RELEASE)
+_INCR_SHA, _WINDOW_SHA, _HIT_SHA, _RELEASE_SHA, _LEASE_SHA = (
+    digest(s) for s in (INCR_EXPIRE, INCR_WINDOW, HIT_AND_COUNT, RELEASE, LEASE)
 )
 # SCAN's MATCH is a glob: a prefix is matched literally, so its glob characters are escaped.
 _GLOB_ESCAPES = str.maketrans({c: "\\" + c for c in "\\*?[]"})
-DEFAULT_TIMEOUT = 5.0
 
 
 class RedisStore:
@@ -52,36 +53,23 @@ class RedisStore:
     name = "redis"
 
     def __init__(self, cfg: StorageConfig) -> None:
-        self.address = f"{cfg.host}:{cfg.port}"
-        self._cfg = cfg
-        timeout = cfg.timeout if cfg.timeout > 0 else DEFAULT_TIMEOUT
-        # Blocking: past max_active a command waits up to `timeout` for a free connection, as Tyk's
-        # pool does, rather than failing at once under a burst.
-        self._pool = aioredis.BlockingConnectionPool(
-            host=cfg.host,
-            port=cfg.port,
-            db=cfg.database,
-            username=cfg.username or None,
-            password=cfg.password or None,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            max_connections=max(1, cfg.optimisation_max_active),
-            timeout=timeout,
-            decode_responses=True,
-            # One immediate retry on a broken connection, so a Redis restart does not fail one
-            # request per pooled connection. Timeouts are not retried: the command may have run.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-        )
-        self._client = aioredis.Redis(connection_pool=self._pool)
-        self._lease = self._client.register_script(LEASE)
-        self._limits: RedisStorage | None = None
-        # The request path's commands: one pipelined connection, no pool (store.resp).
-        self._fast = RespClient(
-            cfg.host, cfg.port, db=cfg.database, username=cfg.username, password=cfg.password, timeout=timeout
-        )
+        links = self._links = topology.connect(cfg)
+        self.address = links.address
+        self.timeout = links.timeout
+        self._client = links.client
+        # The request path's commands: one pipelined connection (store.resp), or the cluster client.
+        self._fast = links.fast
+        if links.sentinel is not None:
+            with contextlib.suppress(RuntimeError):  # no loop yet: the first command starts the watch
+                links.sentinel.start()
 
     @property
-    def client(self) -> aioredis.Redis:
+    def failovers(self) -> int:
+        """Master switches seen so far (Sentinel), for the outbox to read its pending entries again."""
+        return self._links.sentinel.switches if self._links.sentinel is not None else 0
+
+    @property
+    def client(self) -> aioredis.Redis | RedisCluster:
         """The shared client, for the webhook outbox's stream commands (closed by `close`)."""
         return self._client
 
@@ -89,7 +77,7 @@ class RedisStore:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except (RedisError, RespError, OSError) as exc:  # TimeoutError is an OSError
+        except (RedisError, RedisClusterException, RespError, OSError) as exc:  # TimeoutError: an OSError
             raise StoreError(f"redis {self.address}: {exc or type(exc).__name__}") from exc
 
     async def get(self, key: str) -> str | None:
@@ -111,7 +99,7 @@ class RedisStore:
 
     async def lease(self, key: str, owner: str, ttl_ms: int) -> bool:
         with self._errors():
-            return bool(await self._lease(keys=[key], args=[owner, max(1, int(ttl_ms))]))
+            return bool(await self._fast.evalsha(LEASE, _LEASE_SHA, [key], [owner, max(1, int(ttl_ms))]))
 
     async def delete(self, key: str) -> bool:
         with self._errors():
@@ -142,6 +130,13 @@ class RedisStore:
     ) -> tuple[bool, int, float]:
         # The window key as limits' RedisStorage names it, so its stats and counts see these entries.
         keys = [f"{RedisStorage.PREFIX}:{window}", counter]
+        if self._links.clustered and key_slot(keys[0].encode()) != key_slot(keys[1].encode()):
+            # Names the Limiter could not tag into one slot: the same two steps, one after the other.
+            with self._errors():
+                if not await self._links.limits.acquire_entry(window, limit, expiry):
+                    return False, 0, 0.0
+            count, reset = await self.incr_window(counter, period)
+            return True, count, reset
         args = [time.time(), limit, expiry, _ms(period) if period > 0 else 0]
         with self._errors():
             admitted, count, reset_ms = await self._fast.evalsha(HIT_AND_COUNT, _HIT_SHA, keys, args)
@@ -162,8 +157,11 @@ class RedisStore:
         delay = 0.1
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            gap = _Gap(on_state)
             try:
                 await pubsub.subscribe(channel)
+                if pubsub.connection is not None:
+                    pubsub.connection.register_connect_callback(gap.reconnected)
                 on_state(True)
                 delay = 0.1
                 while True:
@@ -171,10 +169,14 @@ class RedisStore:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
                         on_message(message["data"])
+                    if pubsub.connection is not None and not self._links.is_current(pubsub.connection):
+                        raise ConnectionError("subscribed to a master that has been replaced")
             except (RedisError, OSError) as exc:
                 on_state(False)
                 log.warning("redis %s: subscription to %s lost (%s); retrying", self.address, channel, exc)
             finally:
+                if pubsub.connection is not None:
+                    pubsub.connection.deregister_connect_callback(gap.reconnected)
                 # Typed through a variable: redis-py before 8 leaves aclose untyped (a call to it trips
                 # strict mypy), later ones type it (an ignore there would be unused); this is clean on both.
                 aclose: Callable[[], Awaitable[None]] = pubsub.aclose
@@ -183,17 +185,7 @@ class RedisStore:
             delay = min(delay * 2, 5.0)
 
     def rate_limit_storage(self) -> Any:
-        if self._limits is None:
-            host = f"[{self._cfg.host}]" if ":" in self._cfg.host else self._cfg.host
-            # The URI is informational here: with a connection_pool, limits' redis-py bridge uses the
-            # pool (and its credentials, timeouts and size) as is. (limits types options as scalars.)
-            options: dict[str, Any] = {"connection_pool": self._pool}
-            self._limits = RedisStorage(
-                f"async+redis://{host}:{self._cfg.port}/{self._cfg.database}",
-                implementation="redispy",
-                **options,
-            )
-        return self._limits
+        return self._links.limits
 
     async def ping(self) -> bool:
         try:
@@ -203,10 +195,20 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
-        await self._fast.close()
         with self._errors():
-            await self._client.aclose()
-            await self._pool.aclose()
+            await self._links.close()
+
+
+class _Gap:
+    """redis-py may reconnect a subscription by itself (its one retry) and subscribe again: messages sent
+    in between were missed all the same, so the listener is told the subscription dropped and is back."""
+
+    def __init__(self, on_state: Callable[[bool], None]) -> None:
+        self._on_state = on_state
+
+    def reconnected(self, _connection: object) -> None:  # a method: redis-py keeps a weak reference
+        self._on_state(False)
+        self._on_state(True)
 
 
 def _ms(seconds: float) -> int:

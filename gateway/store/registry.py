@@ -17,7 +17,7 @@ from gateway.store.redis import RedisStore
 
 
 def _embedded(cfg: StorageConfig) -> Store:
-    return MemoryStore(cfg.path)
+    return MemoryStore(cfg.path, accept_loss=cfg.accept_journal_loss)
 
 
 BACKENDS: dict[str, Callable[[StorageConfig], Store]] = {

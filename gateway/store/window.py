@@ -4,13 +4,17 @@ replaced by one deque of timestamps per key, oldest first.
 limits keeps a list newest-first and inserts at its head, which costs time in proportion to the
 requests in the window (thousands for a key allowed thousands a second); here a hit appends and the
 expired entries fall off the front. The answers are limits' own: a hit is refused when the window
-already holds `limit - amount + 1` entries, and nothing is recorded then. It keeps no other state.
+already holds `limit - amount + 1` entries, and nothing is recorded then. An admitted hit is handed to
+`journal` (the embedded store's, so windows survive a restart) before it counts; `replay` and
+`records` are the two ends of that record. It keeps no other state and does no I/O itself.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from limits.aio.storage import MemoryStorage
 
@@ -18,10 +22,11 @@ SWEEP_EVERY = 10_000  # hits between sweeps of keys whose windows have emptied
 
 
 class WindowStorage(MemoryStorage):
-    def __init__(self) -> None:
+    def __init__(self, journal: Callable[[list[Any]], None] | None = None) -> None:
         super().__init__()
         self._windows: dict[str, tuple[deque[float], int]] = {}  # key -> (timestamps, expiry)
         self._until_sweep = SWEEP_EVERY
+        self._journal = journal
 
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
@@ -36,7 +41,10 @@ class WindowStorage(MemoryStorage):
             _trim(window, now - expiry)
         if len(window) + amount > limit:
             return False
-        window.extend([now] * amount)
+        stamps = [now] * amount
+        if self._journal is not None:  # first: a hit that cannot be journalled does not count
+            self._journal(["win", key, expiry, stamps])
+        window.extend(stamps)
         self._until_sweep -= 1
         if self._until_sweep <= 0:
             self._sweep(now)
@@ -51,6 +59,30 @@ class WindowStorage(MemoryStorage):
         window = found[0]
         _trim(window, now - expiry)
         return (window[0], len(window)) if window else (now, 0)
+
+    def replay(self, fields: list[Any]) -> bool:
+        """Add a journal record's hits to their window; False when `fields` is not a window's record."""
+        match fields:
+            case ["win", str(key), int(expiry), list(stamps)] if all(type(t) is float for t in stamps):
+                found = self._windows.get(key)
+                if found is None:
+                    self._windows[key] = (deque(stamps), expiry)
+                else:
+                    found[0].extend(stamps)
+                return True
+        return False
+
+    def records(self) -> Iterator[list[Any]]:
+        """One record per window that still holds hits: what a compacted journal keeps of them."""
+        now = time.time()
+        for key, (window, expiry) in self._windows.items():
+            _trim(window, now - expiry)
+            if window:
+                yield ["win", key, expiry, list(window)]
+
+    @property
+    def count(self) -> int:
+        return len(self._windows)
 
     def _sweep(self, now: float) -> None:
         self._until_sweep = SWEEP_EVERY

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from gateway.app import listener
 from gateway.app.gateway import Gateway
 from gateway.config import model as config_mod
 from gateway.testing.servers import serve
@@ -115,7 +116,12 @@ async def run_gateway(
     gateway = Gateway(cfg)
     if http:
         secure = gateway.server_tls
-        served = await serve(gateway, lifespan="on", ssl=None if secure is None else secure.context)
+        served = await serve(
+            gateway,
+            lifespan="on",
+            ssl=None if secure is None else secure.context,
+            protocol=listener.protocol(cfg.http_server_options, tls=secure is not None),
+        )
         client = httpx.AsyncClient(base_url=served.url, verify=verify)
         try:
             yield RunningGateway(gateway, client, served.url)

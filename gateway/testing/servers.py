@@ -84,7 +84,8 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
     as served:` also closes it at the end. Runs like the gateway is run: no access log, no
     `server`/`date` headers of its own, and the client address taken from the socket, not from
     X-Forwarded-For. With `ssl` (a server SSLContext) it serves HTTPS and puts the client certificate
-    into the scope as the ASGI TLS extension (`gateway.certs.tls.TLSProtocol`).
+    into the scope as the ASGI TLS extension (`gateway.certs.tls.TLSProtocol`). `protocol` is uvicorn's
+    protocol class in their place (the gateway's: its listener limits, `gateway.app.listener`).
     """
 
     def __init__(
@@ -96,8 +97,9 @@ class serve:  # lower-case: used like a function, `await serve(app)` or `async w
         lifespan: Literal["auto", "on", "off"] = "auto",
         startup_timeout: float = 10.0,
         ssl: SSLContext | None = None,
+        protocol: type[asyncio.Protocol] | None = None,
     ) -> None:
-        self._args = (app, host, port, lifespan, startup_timeout, ssl)
+        self._args = (app, host, port, lifespan, startup_timeout, ssl, protocol)
         self._served: Served | None = None
 
     def __await__(self) -> Generator[Any, None, Served]:
@@ -121,6 +123,7 @@ async def _start(
     lifespan: Literal["auto", "on", "off"],
     startup_timeout: float,
     ssl: SSLContext | None,
+    protocol: type[asyncio.Protocol] | None,
 ) -> Served:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -144,7 +147,7 @@ async def _start(
         date_header=False,
         proxy_headers=False,  # scope["client"] is the real peer, never a forwarded header's claim
         timeout_graceful_shutdown=5,
-        http="auto" if ssl is None else TLSProtocol,
+        http=protocol or ("auto" if ssl is None else TLSProtocol),
         ssl_context_factory=None if ssl is None else (lambda _config, _default: ssl),
     )
     server = _Server(config)

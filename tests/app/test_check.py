@@ -156,3 +156,21 @@ def test_a_missing_app_path_is_an_error(tmp_path: Path) -> None:
     done = check(conf)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [f"error   {tmp_path / 'apps'}: app_path: not a directory"]
+
+
+def test_a_template_or_address_the_gateway_must_not_reach_skips_the_api(tmp_path: Path) -> None:
+    leaking = {"handler_name": "eh_web_hook_handler", "handler_meta": {"target_path": "http://127.0.0.1:9/"}}
+    leaking["handler_meta"]["template_path"] = "/etc/passwd"
+    passwd = api("p", "/p/", event_handlers={"events": {"QuotaExceeded": [leaking]}})
+    metadata = api("m", "/m/", uptime_tests={"check_list": [{"url": "http://169.254.169.254/"}]})
+    conf = folder(tmp_path, {"m.json": metadata, "p.json": passwd})
+    done = check(conf)
+    assert done.returncode == 1
+    apps = tmp_path / "apps"
+    assert done.stdout.splitlines() == [
+        f"skipped {apps / 'm.json'}: $.uptime_tests.check_list[0].url: http://169.254.169.254/ is refused by "
+        "the outbound policy: 169.254.169.254 is in outbound.deny (169.254.0.0/16)",
+        f"skipped {apps / 'p.json'}: $.event_handlers.events.QuotaExceeded[0]: "
+        f"\"template_path\": '/etc/passwd' is outside template_path ({tmp_path / 'templates'}) and the "
+        "packaged templates",
+    ]

@@ -27,7 +27,7 @@ def write(tmp_path: Path, data: object) -> Path:
 def test_unknown_and_ignored_keys_are_warned_once_each(tmp_path: Path) -> None:
     raw = {
         "listen_prot": 8080,
-        "storage": {"hots": "redis.local", "enable_cluster": True, "optimisation_max_idle": 0},
+        "storage": {"hsot": "redis.local", "compress_policies": True, "optimisation_max_idle": 0},
         "enable_analytics": True,
         "enable_jsvm": False,
         "Monitor": {"enable_trigger_monitors": True},
@@ -38,8 +38,8 @@ def test_unknown_and_ignored_keys_are_warned_once_each(tmp_path: Path) -> None:
     config.load(path, environ={}, warn=warnings.append)
     assert warnings == [
         f'{path}: unknown key "listen_prot" (did you mean "listen_port"?)',
-        f'{path}: unknown key "storage.hots" (did you mean "storage.host"?)',
-        f'{path}: key "storage.enable_cluster" is a Tyk setting this gateway ignores',
+        f'{path}: unknown key "storage.hsot" (did you mean "storage.host"?)',
+        f'{path}: key "storage.compress_policies" is a Tyk setting this gateway ignores',
         f'{path}: key "enable_analytics" is a Tyk setting this gateway ignores',
         # Tyk (Go's JSON) matches keys case-insensitively; here the key would silently do nothing.
         f'{path}: unknown key "Monitor" (did you mean "monitor"?)',

@@ -20,7 +20,8 @@ CODEC = RecordCodec(SECRET)
 
 
 def lines(folder: Path) -> list[list[object]]:
-    return [json.loads(line) for line in (folder / JOURNAL).read_text().splitlines()]
+    """The file's records, without their line numbers."""
+    return [json.loads(line)[1:] for line in (folder / JOURNAL).read_text().splitlines()]
 
 
 async def test_damaged_lines_are_skipped_with_a_warning(
@@ -33,9 +34,9 @@ async def test_damaged_lines_are_skipped_with_a_warning(
     journal = tmp_path / JOURNAL
     journal.write_text(
         journal.read_text()
-        + '{"not": "a record"}\n["add", {"id": "half"}]\nnot json at all\n'
-        + json.dumps(["add", CODEC.dump(second)])
-        + '\n["add", {"api_id": "torn'  # a crash mid-write
+        + '{"not": "a record"}\n[3, "add", {"id": "half"}]\nnot json at all\n'
+        + json.dumps([5, "add", CODEC.dump(second)])
+        + '\n[6, "add", {"api_id": "torn'  # a crash mid-write
     )
     caplog.set_level(logging.WARNING)
     again = FileOutbox(tmp_path, CODEC)
@@ -93,3 +94,55 @@ async def test_memory_outbox_is_not_durable(caplog: pytest.LogCaptureFixture) ->
     assert "1 webhook deliveries lost" in caplog.text
     with pytest.raises(StoreError):
         await outbox.add(delivery(3))
+
+
+async def test_an_emptied_outbox_refuses_to_open_unless_the_loss_is_accepted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox = FileOutbox(tmp_path, CODEC)
+    for n in range(49):
+        await outbox.add(delivery(n))
+    await outbox.close()
+    (tmp_path / JOURNAL).write_bytes(b"")
+    with pytest.raises(
+        StoreError, match=r"outbox\.aof: records lost: it is empty .* holds 49 records"
+    ) as caught:
+        FileOutbox(tmp_path, CODEC)
+    assert "--accept-journal-loss" in str(caught.value)
+    caplog.set_level(logging.ERROR)
+    accepted = FileOutbox(tmp_path, CODEC, accept_loss=True)
+    assert "records lost" in caplog.text and await accepted.backlog() == 0
+    await accepted.close()
+
+
+async def test_an_outbox_cut_short_refuses_to_open(tmp_path: Path) -> None:
+    outbox = FileOutbox(tmp_path, CODEC)
+    for n in range(5):
+        await outbox.add(delivery(n))
+    await outbox.finish((await outbox.take(1, 0))[0].id)
+    await outbox.close()
+    journal = tmp_path / JOURNAL
+    journal.write_bytes(b"".join(journal.read_bytes().splitlines(keepends=True)[:-1]))  # the finish
+    with pytest.raises(StoreError, match="its last 1 records are missing"):
+        FileOutbox(tmp_path, CODEC)
+
+
+async def test_an_earlier_versions_outbox_is_read_once_and_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = delivery(1), delivery(2)
+    (tmp_path / JOURNAL).write_text(
+        json.dumps(["add", CODEC.dump(first)])
+        + "\n"
+        + json.dumps(["add", CODEC.dump(second)])
+        + "\n"
+        + json.dumps(["done", first.id])
+        + "\n"
+    )
+    caplog.set_level(logging.WARNING)
+    outbox = FileOutbox(tmp_path, CODEC)
+    assert "written by an earlier version" in caplog.text
+    assert await outbox.take(10, 0) == [second]
+    await outbox.close()
+    assert [(op, record["id"]) for op, record in lines(tmp_path)] == [("add", second.id)]  # type: ignore[index]
+    assert (tmp_path / "outbox.checkpoint").exists()

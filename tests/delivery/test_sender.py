@@ -1,6 +1,7 @@
 """The Sender against real receivers on loopback: retries with one webhook-id, 410 remembered, no
-redirects, Retry-After, the retry budget, Standard Webhooks signatures verified by the reference
-library, and the delivery log. Backoff waits are recorded by an injected sleep, never slept."""
+redirects, Retry-After, the retry budget, a target the outbound policy refuses, Standard Webhooks
+signatures verified by the reference library, and the delivery log. Backoff waits are recorded by an
+injected sleep, never slept."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from gateway.delivery import signing
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import RetryPolicy
 from gateway.delivery.sender import Sender
+from gateway.outbound import Outbound
 from gateway.testing import WebhookRecorder, serve
 from tests.delivery.conftest import delivery
 
@@ -107,6 +109,24 @@ async def test_connection_refused_is_retried() -> None:
         closed = "http://127.0.0.1:9/hook"  # the discard port: nothing listens on loopback
         assert not await sender(delivery(url=closed, accepted=clock.now, retry=RetryPolicy(3, 300, 2, 60)))
     assert clock.waits == [1.0, 2.0]
+
+
+async def test_a_target_the_outbound_policy_refuses_is_given_up_at_once() -> None:
+    """A name that resolves to the metadata address (the resolver seam stands in for a DNS answer): one
+    attempt, no connection, no wait, the reason in the delivery log."""
+
+    async def metadata(host: str, port: int) -> list[str]:
+        return ["169.254.169.254"]
+
+    recorder, clock, log = WebhookRecorder(), Clock(), DeliveryLog(10)
+    async with serve(recorder) as served, Outbound(resolver=metadata).client() as http:
+        sender = Sender(http, log, clock, sleep=clock.sleep)
+        url = served.url.replace("127.0.0.1", "hooks.example") + "/hook"
+        assert not await sender(delivery(url=url, accepted=clock.now, retry=RetryPolicy(5, 300, 1, 60)))
+    (only,) = log.entries()
+    assert only["attempt"] == 1 and only["outcome"] == "given up" and clock.waits == []
+    assert only["error"].startswith("OutboundRefused: refused by the outbound policy: 169.254.169.254")
+    assert recorder.deliveries == []
 
 
 async def test_signatures_verify_with_the_reference_library_during_rotation() -> None:

@@ -34,7 +34,8 @@ def pki() -> PKI:
 def hooks(tmp_path: Path, url: str) -> dict[str, list[dict[str, Any]]]:
     out = {}
     for event, template in (("CertificateExpiringSoon", EXPIRING), ("CertificateExpired", EXPIRED)):
-        path = write(tmp_path, f"{event}.json", template.encode())
+        (tmp_path / "templates").mkdir(exist_ok=True)  # template_path: templates must be inside it
+        path = write(tmp_path, f"templates/{event}.json", template.encode())
         meta = {"method": "POST", "target_path": url, "template_path": path, "event_timeout": 0}
         out[event] = [{"handler_name": "eh_web_hook_handler", "handler_meta": meta}]
     return out
@@ -188,6 +189,7 @@ async def test_two_gateways_sharing_redis_fire_once(pki: PKI, tmp_path: Path, re
     ref = write(tmp_path, "shared.pem", cert_and_key(soon))
     recorder = WebhookRecorder()
     config = {"storage": {"type": "redis", "host": redis_flush.host, "port": redis_flush.port}}
+    config["template_path"] = "../templates"  # both gateways' folders are below the shared templates
     async with await serve(recorder) as hook:
         definition = api(
             "shared",

@@ -97,7 +97,8 @@ def oas(api_id: str, upstream: str, hook: str) -> dict[str, Any]:
 def setup(tmp_path: Path) -> None:
     (tmp_path / "middleware").mkdir()
     (tmp_path / "middleware" / "hooks.py").write_text(HOOKS)
-    (tmp_path / "order.json").write_text(TEMPLATE)
+    (tmp_path / "templates").mkdir()  # template_path: "order.json" is found there by name
+    (tmp_path / "templates" / "order.json").write_text(TEMPLATE)
 
 
 def upstream_headers(response: Any) -> dict[str, str]:

@@ -63,7 +63,7 @@ def backlog(tmp_path: Path, storage: dict[str, Any]) -> int:
     file = tmp_path / "data" / "outbox.aof"
     pending: set[str] = set()
     for line in file.read_text().splitlines() if file.exists() else ():
-        op, value = json.loads(line)
+        _number, op, value = json.loads(line)
         pending.add(value["id"]) if op == "add" else pending.discard(value)
     return len(pending)
 

@@ -62,7 +62,8 @@ async def test_the_429_body_and_the_proxied_response(tmp_path: Path) -> None:
 async def test_originating_request_carries_the_rejected_request(tmp_path: Path) -> None:
     recorder = WebhookRecorder()
     async with await serve(recorder) as hook:
-        template = tmp_path / "orig.json"
+        template = tmp_path / "templates" / "orig.json"  # inside template_path, where templates must be
+        template.parent.mkdir()
         template.write_text('{"orig": "{{.Meta.OriginatingRequest}}"}')
         api = SEEDS["classic"]("http://127.0.0.1:1/", hook.url + "/w")
         api["global_rate_limit"] = {"rate": 1, "per": 10}

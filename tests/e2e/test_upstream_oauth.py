@@ -199,7 +199,8 @@ async def test_a_second_gateway_reuses_the_stored_token(
 async def test_a_failing_token_endpoint_fires_one_event_per_request(
     tmp_path: Path, fmt: str, store_config: dict[str, Any]
 ) -> None:
-    template = tmp_path / "oauth_error.json"
+    template = tmp_path / "templates" / "oauth_error.json"  # inside template_path, where templates must be
+    template.parent.mkdir()
     template.write_text(TEMPLATE)
     tokens = TokenServer(fail_status=401, fail_body=b"no such client", fail_content_type=b"text/plain")
     recorder = WebhookRecorder()

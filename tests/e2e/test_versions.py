@@ -23,7 +23,8 @@ DISALLOWED = "Access to this API has been disallowed"
 
 
 def hooks(tmp_path: Path, hook: str) -> dict[str, Any]:
-    template = tmp_path / "version.json"
+    template = tmp_path / "templates" / "version.json"  # inside template_path, where templates must be
+    template.parent.mkdir(exist_ok=True)
     template.write_text(TEMPLATE)
     meta = {"method": "POST", "target_path": hook, "template_path": str(template), "event_timeout": 0}
     return {"events": {"VersionFailure": [{"handler_name": "eh_web_hook_handler", "handler_meta": meta}]}}
@@ -41,7 +42,8 @@ def classic(api_id: str, listen: str, upstream: str, **extra: Any) -> dict[str, 
 
 
 def oas(api_id: str, listen: str, upstream: str, tmp_path: Path, hook: str, **info: Any) -> dict[str, Any]:
-    template = tmp_path / "version.json"
+    template = tmp_path / "templates" / "version.json"  # inside template_path, where templates must be
+    template.parent.mkdir(exist_ok=True)
     template.write_text(TEMPLATE)
     handler = {
         "enabled": True,

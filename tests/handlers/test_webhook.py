@@ -1,19 +1,22 @@
-"""The webhook handler against a real receiver and each real store: validation at load, Tyk's
-request shape, and the atomic cooldown (reserved before sending, released when delivery fails)."""
+"""The webhook handler against a real receiver and each real store: validation at load (a template
+outside template_path or a target the outbound policy denies is Refused), Tyk's request shape, and the
+atomic cooldown (reserved before sending, released when delivery fails)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from gateway.errors import ConfigError, HandlerError
+from gateway.errors import ConfigError, HandlerError, Refused
 from gateway.events.catalog import AuthFailureMeta, Event, EventMessage, TokenMeta
 from gateway.handlers.base import HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
+from gateway.outbound import Outbound
 from gateway.packaged import TEMPLATES
 from gateway.store.base import Store
 from gateway.testing import WebhookRecorder, serve
@@ -148,18 +151,53 @@ async def test_bad_meta_is_a_load_error_naming_where(
 async def test_custom_template_relative_to_the_config_folder(
     store: Store, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    (tmp_path / "hooks").mkdir()
-    (tmp_path / "hooks" / "plain.txt").write_text("{{.Type}} by {{.Meta.Key}}")
+    (tmp_path / "templates" / "hooks").mkdir(parents=True)
+    (tmp_path / "templates" / "hooks" / "plain.txt").write_text("{{.Type}} by {{.Meta.Key}}")
     recorder = WebhookRecorder()
     async with await serve(recorder) as hook:
         handler = WebhookHandler.from_meta(
-            {"method": "POST", "target_path": hook.url, "template_path": "hooks/plain.txt"},
+            {"method": "POST", "target_path": hook.url, "template_path": "templates/hooks/plain.txt"},
             SCOPE,
-            deps(store, http, tmp_path),
+            dataclasses.replace(deps(store, http, tmp_path), template_dir=str(tmp_path / "templates")),
         )
         await handler.handle(auth_failure())
     (got,) = recorder.deliveries
     assert got.body == b"AuthFailure by k1" and "content-type" not in got.headers
+
+
+@pytest.mark.parametrize(
+    ("meta", "needle"),
+    [
+        ({"template_path": "/etc/passwd"}, "\"template_path\": '/etc/passwd' is outside template_path"),
+        ({"template_path": "../../../../etc/hostname"}, "'../../../../etc/hostname' is outside"),
+        (
+            {"target_path": "http://169.254.169.254/latest/meta-data/"},
+            '"target_path": http://169.254.169.254/latest/meta-data/ is refused by the outbound policy: '
+            "169.254.169.254 is in outbound.deny (169.254.0.0/16)",
+        ),
+        ({"target_path": "http://[fd00:ec2::254]/"}, "is in outbound.deny (fd00:ec2::254/128)"),
+        ({"target_path": "http://metadata.google.internal/"}, "host metadata.google.internal is in"),
+    ],
+)
+async def test_a_template_or_target_it_must_not_touch_is_refused_at_load(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path, meta: dict[str, Any], needle: str
+) -> None:
+    """Refused, not a plain ConfigError: the loader skips the whole API for it (tests/e2e/test_bad_input)."""
+    with pytest.raises(Refused) as err:
+        WebhookHandler.from_meta(
+            {"target_path": "http://127.0.0.1:9/", **meta}, SCOPE, deps(store, http, tmp_path)
+        )
+    assert needle in str(err.value) and str(err.value).startswith(SCOPE.where)
+
+
+async def test_an_allow_list_admits_only_what_it_names(
+    store: Store, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    only_loopback = dataclasses.replace(deps(store, http, tmp_path), outbound=Outbound(allow=["127.0.0.1"]))
+    WebhookHandler.from_meta({"target_path": "http://127.0.0.1:9/"}, SCOPE, only_loopback)
+    WebhookHandler.from_meta({"target_path": "http://hooks.example/"}, SCOPE, only_loopback)  # at send time
+    with pytest.raises(Refused, match=r"10\.0\.0\.1 is not in outbound\.allow"):
+        WebhookHandler.from_meta({"target_path": "http://10.0.0.1/"}, SCOPE, only_loopback)
 
 
 async def test_a_cancelled_delivery_releases_the_cooldown(

@@ -1,5 +1,6 @@
 """The host checker with a scripted probe: edge-triggered HostDown/HostUp, Tyk's meta, the down
-markers and the leader lease on both stores, and the DownHosts view every gateway keeps."""
+markers and the leader lease on both stores, and the DownHosts view every gateway keeps; and with the
+real probe, checks the outbound policy refuses."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from gateway.errors import ConfigError
 from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.monitors.probe import Outcome
 from gateway.monitors.uptime import LEADER_KEY, MARKER_PREFIX, HostChecker, Tracker
+from gateway.outbound import Outbound
 from gateway.store.base import Store
 from gateway.upstream.balancer import DownHosts
 
@@ -218,3 +220,32 @@ async def test_a_probe_that_raises_counts_as_a_failure_and_spares_the_others(sto
         (Event.HostDown, CHECK.url)
     ]
     assert script.calls == [OTHER.url] * 3
+
+
+async def test_a_check_the_outbound_policy_refuses_fails_and_the_log_says_why(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real probe, HTTP and TCP, with both names resolving (through the seam) to the metadata address:
+    refused before any connection, each check down, the reason logged with the host."""
+
+    async def metadata(host: str, port: int) -> list[str]:
+        return ["169.254.169.254"]
+
+    fired: list[EventMessage] = []
+    once = replace(CONFIG, config=replace(CONFIG.config, failure_trigger_sample_size=1))
+    hc = HostChecker(once, store, fired.append, DownHosts(), outbound=Outbound(resolver=metadata))
+    hc.set_specs([api("api1", CHECK, OTHER)])
+    try:
+        await hc.run_round()
+    finally:
+        await hc.stop()
+    assert sorted(m.meta.host_info["CheckURL"] for m in fired if isinstance(m.meta, HostStatusMeta)) == [
+        CHECK.url,
+        OTHER.url,
+    ]
+    refused = [r.getMessage() for r in caplog.records if "outbound policy" in r.getMessage()]
+    assert len(refused) == 2 and any(
+        m.startswith("uptime check on a.local:81 could not run:")
+        and "169.254.169.254 (from a.local) is in outbound.deny (169.254.0.0/16)" in m
+        for m in refused
+    )
