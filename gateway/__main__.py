@@ -3,7 +3,8 @@ gateway demo` runs the README walkthrough with a local upstream and webhook rece
 check --conf tyk.conf` reports what starting would reject (gateway/app/check.py), serving nothing.
 
 A bad config exits non-zero at once with one line naming the file and key. SIGTERM/SIGINT stop
-gracefully (uvicorn lets in-flight requests finish; the gateway then drains queued events) and exit 0.
+gracefully (uvicorn lets in-flight requests finish; the gateway then drains queued events) and exit 0,
+or 1 when webhooks could not be written to the outbox or its close failed (logged with the counts).
 """
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def serve(cfg: config_mod.Config, sock: socket.socket | None) -> int:
         return 2
     server = _Server(server_config(gateway, cfg.listen_address or "0.0.0.0", cfg.listen_port))
     server.run(sockets=None if sock is None else [sock])
-    # uvicorn reports a failed startup by leaving `started` unset; anything else is a clean stop.
-    return 0 if server.started else 1
+    # uvicorn reports a failed startup by leaving `started` unset; a stop that left webhooks unwritten
+    # (a full disk, Redis down) is a failure too, so a supervisor sees it.
+    return 0 if server.started and gateway.stopped_clean else 1
 
 
 if __name__ == "__main__":

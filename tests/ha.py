@@ -1,6 +1,7 @@
 """Redis high availability for the tests: a Sentinel set (a master, a replica, a sentinel) and a three-node
-Redis Cluster, each as real processes on 127.0.0.1, free ports and a temporary folder, started and
-stopped with bounded waits (tests/setup.sh installs redis-server and redis-sentinel).
+Redis Cluster (with replicas for a failover), each as real processes on 127.0.0.1, free ports and a
+temporary folder, started and stopped with bounded waits (tests/setup.sh installs redis-server and
+redis-sentinel).
 
 `sentinel_set(folder)` and `redis_cluster(folder)` are context managers; a missing binary FAILS (as the
 `redis_server` fixture does), it never skips.
@@ -181,27 +182,50 @@ def sentinel_set(folder: Path) -> Iterator[SentinelSet]:
 @dataclass
 class Cluster:
     procs: Processes
-    ports: list[int]
+    ports: list[int]  # every node, masters first
 
     @property
     def storage(self) -> dict[str, Any]:
         return {"type": "redis", "enable_cluster": True, "addrs": [f"127.0.0.1:{p}" for p in self.ports]}
 
+    def master_of(self, key: str) -> int:
+        """The port of the master serving `key`'s slot now."""
+        slot = client(self.ports[0]).cluster("keyslot", key)
+        for port in self.ports:
+            with contextlib.suppress(redis.RedisError, OSError):
+                for start, end, master, *_ in client(port).cluster("slots"):
+                    if start <= slot <= end:
+                        return int(master[1])
+        raise AssertionError(f"no node answers for the slot of {key!r}")
+
+    def kill_master_of(self, key: str) -> int:
+        """SIGKILL the master serving `key` (a crash); its replica's port once the cluster has promoted it
+        (after cluster-node-timeout, 1 s here) and every live node agrees the cluster is whole."""
+        old = self.master_of(key)
+        self.procs.kill(old)
+        alive = [p for p in self.ports if p != old]
+        new = until(lambda: (p := self.master_of(key)) != old and p, "a replica to be promoted")
+        for port in alive:
+            until(lambda p=port: client(p).cluster("info")["cluster_state"] == "ok", f"node {port} whole")
+        return int(new)
+
 
 @contextlib.contextmanager
-def redis_cluster(folder: Path) -> Iterator[Cluster]:
-    """Three masters, no replicas: slots spread by `redis-cli --cluster create`."""
+def redis_cluster(folder: Path, replicas: int = 0) -> Iterator[Cluster]:
+    """Three masters, each with `replicas` replicas: slots spread by `redis-cli --cluster create`."""
     procs = Processes(folder)
     try:
         ports = []
-        for n in range(3):
+        timeout = "1000" if replicas else "2000"  # with replicas: a crashed master is replaced sooner
+        for n in range(3 * (1 + replicas)):
             conf = ["--cluster-enabled", "yes", "--cluster-config-file", str(folder / f"nodes-{n}.conf")]
             ports.append(
-                procs.start("redis-server", [*_DATA, *conf, "--cluster-node-timeout", "2000"], bus=True)
+                procs.start("redis-server", [*_DATA, *conf, "--cluster-node-timeout", timeout], bus=True)
             )
         nodes = [f"127.0.0.1:{p}" for p in ports]
+        spread = ["--cluster-replicas", str(replicas), "--cluster-yes"]
         subprocess.run(
-            [binary("redis-cli"), "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            [binary("redis-cli"), "--cluster", "create", *nodes, *spread],
             check=True,
             capture_output=True,
             timeout=WAIT,

@@ -139,6 +139,19 @@ def test_the_readme_stays_short() -> None:
     assert len(README.read_text().splitlines()) <= 160
 
 
+def test_every_test_a_page_cites_exists() -> None:
+    """A promise that names its test (`tests/x.py::test_name`) names one the suite runs."""
+    cited = [(f, m) for f in TEXTS for m in re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", prose(f))]
+    missing = [
+        f"{file.relative_to(ROOT)}: {path}::{name}"
+        for file, (path, name) in cited
+        if not (ROOT / path).exists()
+        or not re.search(rf"^(async )?def {name}\(", (ROOT / path).read_text(), re.M)
+    ]
+    assert len(cited) >= 20
+    assert not missing, "\n".join(missing)
+
+
 # -- shell blocks and the commands in them ------------------------------------------------------------
 
 

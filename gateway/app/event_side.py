@@ -10,6 +10,7 @@ decides nothing about when events fire.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config.model import Config
 from gateway.delivery import outboxes
-from gateway.delivery.deliverer import Deliverer
+from gateway.delivery.deliverer import IN_HAND_PER_SEND, Deliverer
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import RetryPolicy
 from gateway.delivery.sender import Sender
@@ -57,8 +58,19 @@ class HandlerLayer:
         self.http = self.outbound.client(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self.outbox = outboxes.open_outbox(config, store)
         self.delivery_log = DeliveryLog(config.events.delivery_log_size)
-        self.sender = Sender(self.http, self.delivery_log)
-        self.deliverer = Deliverer(self.outbox, self.sender, store, config.events.delivery_concurrency)
+        sends = config.events.delivery_concurrency
+        self.sender = Sender(self.http, self.delivery_log, concurrency=sends)
+        skipped: Counter[str] = Counter()  # by reason: the handlers' (a cooldown) and the Deliverer's drops
+        self.deliverer = Deliverer(
+            self.outbox,
+            self.sender,
+            store,
+            sends * IN_HAND_PER_SEND,
+            hold=config.events.outbox_hold,
+            dropped=skipped,
+        )
+        # What a stop left undone (unwritten deliveries or finish marks, a failed close): the exit status.
+        self.shutdown_problems: list[str] = []
         self.deps = HandlerDeps(
             store=store,
             http=self.http,
@@ -70,6 +82,7 @@ class HandlerLayer:
             retry=RetryPolicy.from_config(config.events),
             redact_payload_keys=config.events.redact_keys_in_payloads,
             key_rpc=self._key_rpc,
+            skipped=skipped,
             outbound=self.outbound,
         )
         self.monitor: TriggerMonitor | None = None
@@ -139,12 +152,18 @@ class HandlerLayer:
         """Waits between retries end now; requests on the wire get `deadline` seconds."""
         self.sender.halt()
         await self.deliverer.stop(deadline)
+        held, unfinished = self.deliverer.unwritten.held, self.deliverer.unwritten.unfinished
+        if held:
+            self.shutdown_problems.append(f"{held} webhook deliveries never written to the outbox (lost)")
+        if unfinished:
+            self.shutdown_problems.append(f"{unfinished} webhook finish marks unwritten (sent again)")
 
     async def close(self) -> None:
         try:
             await self.outbox.close()
         except StoreError as exc:
-            log.warning("%s", exc)
+            log.error("%s", exc)
+            self.shutdown_problems.append(f"the webhook outbox did not close: {exc}")
         await self.http.aclose()
 
     async def _key_rpc(self, fn: str, args: list[str]) -> Any:

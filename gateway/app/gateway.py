@@ -23,7 +23,7 @@ from gateway.certs.store import CertStore
 from gateway.chain.jwt_auth import JWTAuth
 from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
-from gateway.errors import ConfigError, Reject, UpstreamError, wants_xml
+from gateway.errors import ConfigError, Reject, StoreError, UpstreamError, wants_xml
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity import policies as policy_files
 from gateway.identity.sessions import SessionStore
@@ -59,6 +59,7 @@ class Gateway:
         # The server's TLS contexts (None without use_ssl): built now, as uvicorn needs them before startup.
         self.server_tls = tls.server_tls(config)
         self.started = False
+        self.stopped_clean = True  # False when a stop left webhooks unwritten: the exit status says so
         # What start opened, closed last-opened-first on stop or on a failed start, whatever got opened.
         self._opened = contextlib.AsyncExitStack()
         self._admin = build_admin(self)
@@ -121,7 +122,15 @@ class Gateway:
         await parts.bus.stop()  # every accepted event is now rendered and in the outbox
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
         await parts.handlers.stop(max(0.0, left))
-        await self._release()
+        unclosed: list[str] = []
+        try:
+            await self._release()  # the handlers' close adds to their shutdown_problems
+        except StoreError as exc:  # the store's journal not written out (a full disk): said below
+            unclosed.append(str(exc))
+        problems = [*parts.handlers.shutdown_problems, *unclosed]
+        if problems:
+            self.stopped_clean = False
+            log.error("stopped with work left undone: %s", "; ".join(problems))
 
     async def _release(self) -> None:
         """Close the outbox, the clients and the store: whichever of them were opened."""

@@ -18,6 +18,7 @@ from gateway.certs.store import CertStore
 from gateway.certs.tls import ServerTLS
 from gateway.config.model import Config
 from gateway.context import Services
+from gateway.delivery.unwritten import OUTBOX_UNAVAILABLE
 from gateway.errors import ConfigError
 from gateway.events.bus import EventBus
 from gateway.identity import cache as session_cache
@@ -128,6 +129,7 @@ class Parts:
             "failed": bus.failed,
             "webhooks": {
                 "deduplicated": self.handlers.deps.skipped["deduplicated"],
+                OUTBOX_UNAVAILABLE: self.handlers.deps.skipped[OUTBOX_UNAVAILABLE],
                 "delivered": totals["delivered"],
                 "given_up": totals["given up"],
                 "gone": totals["gone"],

@@ -93,10 +93,11 @@ def read_credential(ctx: RequestContext, source: AuthTokenSpec, header: bytes) -
 async def find_key(ctx: RequestContext, name: str, org_id: str) -> tuple[str, Session] | None:
     """The key and its session with its policies applied, or None when there is none to serve: unknown,
     too short, or its policies cannot be applied (a policy gone, another org's, none granting access:
-    Tyk treats such a key as not found). A store failure is Tyk's 500: auth always fails closed."""
+    Tyk treats such a key as not found). A store failure is Tyk's 500 under either policy, except that
+    failing open a key the session cache knows is served as last read for `store_outage_grace` seconds."""
     try:
         # With the org, a custom key created as "mine" is found as Tyk stores it ("<org>mine").
-        found = await ctx.services.sessions.find(name, org_id=org_id, for_api=True)
+        found = await ctx.services.sessions.find(name, org_id=org_id, for_api=True, last_known=True)
     except StoreError as exc:
         raise Reject(500, STORE_PROBLEM) from exc
     if found is not None and found[1].policy_error:

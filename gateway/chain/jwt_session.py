@@ -106,7 +106,7 @@ async def centralised(
         _auth_failure(ctx, user)
         raise
     try:
-        found = await sessions.find(key_id, org_id)
+        found = await sessions.find(key_id, org_id, last_known=True)  # saved below only if it changed
     except StoreError as exc:
         raise Reject(500, STORE_PROBLEM) from exc
     expires = claims.get("exp")
@@ -151,7 +151,7 @@ async def _base_policy(sessions: SessionStore, claims: dict[str, Any], spec: JWT
     if not isinstance(client, str) or not client:
         return ""
     try:
-        found = await sessions.find(client, org_id)
+        found = await sessions.find(client, org_id, last_known=True)
     except StoreError as exc:
         raise Reject(500, STORE_PROBLEM) from exc
     return found[1].policy_ids[0] if found is not None and found[1].policy_ids else ""

@@ -89,7 +89,7 @@ class OrgLimits:
             store_failure(ctx, exc, "organisation limits")
 
     async def _session(self, ctx: RequestContext) -> Session | None:
-        raw = await ctx.services.sessions.org_raw(self.org_id)
+        raw = await ctx.services.sessions.org_raw(self.org_id, last_known=True)
         if raw is None:
             return None
         text, parsed = self._cached

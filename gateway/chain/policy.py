@@ -2,7 +2,8 @@
 
 `store_failure_policy` in tyk.conf: "closed" (default, Tyk's behaviour) answers 500 with Tyk's
 lower-case `there was a problem proxying the request`; "open" lets the request through. Either way
-the outage is logged once per interval, not once per request.
+the outage is logged once per interval, not once per request. Key lookups are not limits: they fail
+500 either way, except that failing open the session cache serves known keys for a grace (identity/cache).
 """
 
 from __future__ import annotations

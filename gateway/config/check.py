@@ -45,6 +45,7 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "storage.database": (0, ""),
     "storage.optimisation_max_active": (0, ""),
     "local_session_cache.cached_session_timeout": (0, "seconds"),
+    "store_outage_grace": (0, "seconds"),  # 0: a store outage serves no key from the session cache
     "http_server_options.xff_depth": (0, ""),
     "http_server_options.max_header_bytes": (0, ""),  # the listener's limits: 0 = the default
     "http_server_options.max_header_count": (0, ""),
@@ -67,6 +68,7 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "events.retry_base_delay": (0, "seconds"),
     "events.retry_max_delay": (0, "seconds"),
     "events.outbox_claim_idle": (1, "seconds"),
+    "events.outbox_hold": (0, ""),
     "events.delivery_concurrency": (1, ""),
     "events.delivery_log_size": (0, ""),
 }

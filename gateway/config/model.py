@@ -62,14 +62,19 @@ class EventsConfig:
     shutdown_deadline: float = 10.0
     originating_request_body_cap: int = 65_536
     # Reliable delivery (not in Tyk): the defaults of every webhook, each overridable per handler.
-    retry_max_attempts: int = 5  # attempts in all, the first included; 1 = never retry
-    retry_max_elapsed: float = 300.0  # no attempt starts later than this after the event was accepted
+    # The retry defaults span an hour (the budget ends retrying, not the count): delivery/model.py.
+    retry_max_attempts: int = 40  # attempts in all, the first included; 1 = never retry
+    retry_max_elapsed: float = 3600.0  # no attempt starts later than this after the event was accepted
     retry_base_delay: float = 1.0  # full-jitter backoff: a wait in [0, min(max, base * 2**n)]
-    retry_max_delay: float = 60.0
+    retry_max_delay: float = 600.0
     outbox: bool = True  # accepted webhook deliveries survive a restart (Redis Stream, or a file)
     outbox_consumer: str = ""  # Redis consumer name, stable across restarts; "" = host name + port
-    outbox_claim_idle: float = 600.0  # another gateway's unfinished delivery is taken over after this
-    delivery_concurrency: int = 64  # deliveries in flight at once, retries waiting included
+    # Another gateway's unfinished delivery is taken over after this (and a scan, 15 s): a dead gateway's
+    # resume within about 45 s. A live owner's heartbeat (every third of it) keeps one waiting out a
+    # 600 s backoff from looking idle.
+    outbox_claim_idle: float = 30.0
+    outbox_hold: int = 10_000  # deliveries kept in memory while the outbox cannot be written
+    delivery_concurrency: int = 64  # attempts on the wire at once (waiting retries hold none)
     delivery_log_size: int = 100  # last attempts kept per API and handler for GET /tyk/webhooks/deliveries
     redact_keys_in_payloads: bool = False  # Tyk sends raw keys in payloads; true sends them redacted
 
@@ -166,6 +171,8 @@ class Config:
     http_server_options: HttpServerOptions = field(default_factory=HttpServerOptions)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     store_failure_policy: str = "closed"  # not in Tyk: "closed" answers 500 as Tyk does, "open" lets through
+    # Not in Tyk: failing open, seconds of a store outage that cached keys are served (identity/cache.py).
+    store_outage_grace: float = 60.0
     events: EventsConfig = field(default_factory=EventsConfig)
     uptime_tests: UptimeTestsConfig = field(default_factory=UptimeTestsConfig)
     # Not in Tyk: where webhooks, uptime checks, JWKS and token requests may go (config/outbound.py).

@@ -1,19 +1,23 @@
 """The Deliverer: what webhook handlers submit to, and the loop that drains the outbox through `send`.
 
-`submit` only adds to the outbox (that is where an event becomes durable). The run loop takes
-deliveries and sends each in its own task, at most `concurrency` at once; a delivery is finished when
-sent or given up (then its cooldown reservation is released). On `stop` a send still running at the
-deadline is cancelled and NOT finished: it stays in the outbox for the next start (at-least-once).
+`submit` only adds to the outbox (that is where an event becomes durable; what the outbox cannot write
+is held and written again by delivery/unwritten.py). The run loop takes deliveries and sends each in its
+own task, at most `in_hand` at once, sending or waiting between attempts (the Sender bounds the attempts
+on the wire); a delivery is finished when sent or given up (then its cooldown reservation is released).
+On `stop` a send still running at the deadline is cancelled and NOT finished: it stays in the outbox for
+the next start (at-least-once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from gateway.delivery import cooldown
 from gateway.delivery.model import Delivery, Outbox
+from gateway.delivery.unwritten import Unwritten
 from gateway.errors import StoreError
 from gateway.log import Throttle, get_logger
 from gateway.store.base import Store
@@ -23,26 +27,42 @@ log = get_logger("delivery")
 Send = Callable[[Delivery], Awaitable[bool]]  # True delivered, False given up
 TAKE_WAIT = 1.0  # seconds a take waits for new work before looking again (claims, stop)
 RETRY_AFTER_ERROR = 1.0  # seconds between attempts to reach an outbox that failed
+# Deliveries in hand (sending, or waiting to retry) per attempt on the wire (`events.delivery_concurrency`):
+# enough that receivers which are down fill it only after thousands of waiting deliveries, while what is
+# in hand stays bounded in memory (the rest waits in the outbox).
+IN_HAND_PER_SEND = 64
 
 
 class Deliverer:
-    def __init__(self, outbox: Outbox, send: Send, store: Store, concurrency: int) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        send: Send,
+        store: Store,
+        in_hand: int,
+        *,
+        hold: int = 10_000,
+        dropped: Counter[str] | None = None,
+    ) -> None:
         self.outbox = outbox
+        # `hold`: events.outbox_hold; `dropped`: where drops past it are counted, by reason.
+        self.unwritten = Unwritten(outbox, store, limit=hold, dropped=dropped)
         self._send = send
         self._store = store
-        self._concurrency = max(1, concurrency)
+        self._in_hand = max(1, in_hand)
         self._running: set[asyncio.Task[None]] = set()
-        self._room = asyncio.Event()  # set while fewer than `concurrency` sends run
+        self._room = asyncio.Event()  # set while fewer than `in_hand` deliveries run
         self._room.set()
         self._loop: asyncio.Task[None] | None = None
         self._error_log = Throttle(10.0)
 
     async def submit(self, delivery: Delivery) -> None:
-        await self.outbox.add(delivery)
+        await self.unwritten.add(delivery)
 
     def start(self) -> None:
         if self._loop is None:
             self._loop = asyncio.create_task(self._run(), name="deliverer")
+            self.unwritten.start()
 
     async def stop(self, deadline: float) -> None:
         """Take no more work; let running sends finish for `deadline` seconds, then cancel the rest
@@ -60,23 +80,31 @@ class Deliverer:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self.unwritten.stop()
+        if self.unwritten.held or self.unwritten.unfinished:
+            log.error(
+                "webhook outbox still cannot be written at shutdown: %d deliveries held in memory are lost,"
+                " %d finish marks unwritten (those deliveries are sent again after a restart)",
+                self.unwritten.held,
+                self.unwritten.unfinished,
+            )
 
     @property
     def running(self) -> int:
-        """Sends in progress now."""
+        """Deliveries in hand now: sending, or waiting for their next attempt."""
         return len(self._running)
 
     async def idle(self) -> None:
         """Wait until nothing is running and the outbox is empty (tests; polls, never returns early)."""
         # Polled: on Redis the backlog also changes in other gateways, which no local event reports.
-        while self._running or await self.outbox.backlog() > 0:  # noqa: ASYNC110
+        while self._running or self.unwritten.held or await self.outbox.backlog() > 0:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     async def _run(self) -> None:
         while True:
             await self._room.wait()
             try:
-                batch = await self.outbox.take(self._concurrency - len(self._running), TAKE_WAIT)
+                batch = await self.outbox.take(self._in_hand - len(self._running), TAKE_WAIT)
             except Exception as exc:  # the loop must outlive any failure: nothing else drains the outbox
                 if self._error_log.allow():
                     unexpected = not isinstance(exc, StoreError)
@@ -87,7 +115,7 @@ class Deliverer:
                 task = asyncio.create_task(self._deliver(delivery), name=f"delivery-{delivery.id}")
                 self._running.add(task)
                 task.add_done_callback(self._done)
-            if len(self._running) >= self._concurrency:
+            if len(self._running) >= self._in_hand:
                 self._room.clear()
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -106,7 +134,4 @@ class Deliverer:
             delivered = False
         if not delivered and delivery.reservation:
             await cooldown.release(self._store, delivery.reservation, delivery.id)
-        try:
-            await self.outbox.finish(delivery.id)
-        except StoreError as exc:  # it stays in the outbox: sent again after a restart or claim
-            log.warning("webhook delivery %s not marked finished: %s", delivery.id, exc)
+        await self.unwritten.finish(delivery.id)  # kept and written again if the outbox refuses it

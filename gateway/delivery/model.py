@@ -16,10 +16,14 @@ from gateway.config.model import EventsConfig
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 5  # attempts in all, the first included
-    max_elapsed: float = 300.0  # seconds after acceptance after which no attempt starts
+    # Waits are uniform in [0, min(max_delay, base_delay * 2**n)], so retries span the hour: once capped
+    # they average 300 s, and a receiver down up to max_elapsed - max_delay (50 min) always sees one more
+    # attempt. 40 attempts end before the hour only if 39 waits sum under 3,600 s (p ~ 1.5e-10, with
+    # instant failures): the budget, not the count, ends retrying.
+    max_attempts: int = 40  # attempts in all, the first included
+    max_elapsed: float = 3600.0  # seconds after acceptance after which no attempt starts
     base_delay: float = 1.0
-    max_delay: float = 60.0
+    max_delay: float = 600.0
 
     @classmethod
     def from_config(cls, events: EventsConfig) -> RetryPolicy:

@@ -17,6 +17,7 @@ from gateway.delivery.model import Delivery
 from gateway.delivery.outbox_memory import MemoryOutbox, log
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
+from gateway.log import Throttle
 from gateway.store.files import open_locked
 from gateway.store.journal import Journal
 
@@ -43,6 +44,7 @@ class FileOutbox(MemoryOutbox):
         self._codec = codec
         self._compact_min = compact_min_lines
         self._journal = Journal(self.file, "outbox", accept_loss=accept_loss)
+        self._compact_log = Throttle(10.0)
         busy = f"outbox {self.file} is already open in this or another process"
         self._lock = open_locked(self.path, LOCK, "outbox", busy, self._replay, self._compact)
         if self._pending:
@@ -65,14 +67,21 @@ class FileOutbox(MemoryOutbox):
     def _add(self, delivery: Delivery) -> list[Any]:
         return ["add", self._codec.dump(delivery)]
 
+    async def finish(self, delivery_id: str) -> None:
+        await super().finish(delivery_id)
+        self._maybe_compact()  # after the finish: the rewrite must not keep the finished delivery
+
     def _record_done(self, delivery_id: str) -> None:
         self._journal.append(["done", delivery_id])
+
+    def _maybe_compact(self) -> None:
         lines = self._journal.lines
         if lines > self._compact_min and lines > 2 * len(self._pending):
             try:
                 self._compact()
             except StoreError as exc:  # the finish itself is written; compaction can wait
-                log.warning("%s; trying again later", exc)
+                if self._compact_log.allow():  # tried at every finish while the disk is full
+                    log.warning("%s; trying again later", exc)
 
     def _replay(self) -> None:
         for number, fields in self._journal.load():

@@ -50,8 +50,11 @@ class MemoryOutbox:
     async def finish(self, delivery_id: str) -> None:
         if self._closed:
             raise StoreError("outbox is closed")
-        if self._pending.pop(delivery_id, None) is not None:
+        if delivery_id in self._pending:
+            # Recorded first: a finish that cannot be written leaves the delivery pending (not handed
+            # out again, as it was taken), so that trying the finish again writes it.
             self._record_done(delivery_id)
+            del self._pending[delivery_id]
 
     async def backlog(self) -> int:
         """Deliveries added and not finished (taken or not)."""

@@ -1,17 +1,18 @@
 """The Redis store's outbox: a Redis Stream with one consumer group that every gateway on the Redis joins.
 
 `add` is XADD; `take` reads, in order, this consumer's own unfinished entries (a previous run with the
-same consumer name took them and died, or a read whose reply was lost handed them to us), entries idle
-past `outbox_claim_idle` in a dead consumer's hands (XAUTOCLAIM), then new entries (XREADGROUP `>`,
-blocking briefly); `finish` is XACK plus XDEL. New entries are shared out between the gateways: each is
-read by one of them; one key holds both (a cluster needs no tag), and an entry a failover gives back after
-we finished it is finished again, not sent. It uses the store's client (owned and closed by the
-RedisStore) and turns every redis-py error into a StoreError.
+same consumer name took them and died, or a read whose reply was lost handed them to us: read again at
+once after any failed command), entries idle past `outbox_claim_idle` in a dead consumer's hands, then
+new entries (XREADGROUP `>`, blocking briefly); `finish` is XACK plus XDEL. Which entry is whose (the
+heartbeat, strays, takeovers) is outbox_claims.py's. New entries are shared out between the gateways:
+each is read by one of them; one key holds both (a cluster needs no tag), and an entry a failover gives
+back after we finished it is finished again, not sent. It uses the store's client (owned and closed by
+the RedisStore) and turns every redis-py error into a StoreError.
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from gateway.delivery.model import Delivery
+from gateway.delivery.outbox_claims import Claims
 from gateway.delivery.record import RecordCodec
 from gateway.errors import StoreError
 from gateway.log import get_logger
@@ -32,8 +34,6 @@ GROUP = "gateway"
 FIELD = "delivery"
 # A `take` blocks at most this long on Redis (and at most half the client's socket timeout).
 MAX_BLOCK = 1.0
-# Scan for abandoned entries at most this often (and at least twice per claim idle).
-CLAIM_SCAN_MAX = 30.0
 # Delivery ids finished lately, remembered against a failover that loses the finish (XACK and XDEL).
 FINISHED_KEPT = 10_000
 
@@ -62,8 +62,6 @@ class RedisOutbox:
         self._client = client
         self._codec = codec
         self._address = address
-        self._claim_idle_ms = max(1, round(claim_idle * 1000))
-        self._claim_every = min(claim_idle / 2, CLAIM_SCAN_MAX)
         if timeout is None:  # the client's own socket timeout (a cluster client has no single pool)
             pool = getattr(client, "connection_pool", None)
             timeout = pool.connection_kwargs.get("socket_timeout") if pool is not None else None
@@ -76,8 +74,10 @@ class RedisOutbox:
         # entries we finished on the old one (replicated before their finish), so it is read again.
         self._failovers = failovers
         self._failovers_seen = failovers()
-        self._claim_cursor = "0-0"
-        self._next_claim = 0.0
+        self._claims = Claims(
+            client, stream, group, consumer, claim_idle, self._call, self._taken.values, self._replay
+        )
+        self._failing = False  # the last command failed: the next success is a reconnect
         self._group_ready = False
         self._closed = False
 
@@ -87,14 +87,8 @@ class RedisOutbox:
     async def take(self, count: int, wait: float) -> list[Delivery]:
         if self._closed:
             return []
-        try:
-            return await self._take(count, wait)
-        except StoreError:
-            # A read that failed may still have run: a stalled Redis executes it once it resumes, after
-            # the client gave up on the reply, and the entries are then pending under our name with no
-            # one sending them. Our own pending list is read again first, not left to a claim.
-            self._own_cursor = "0"
-            raise
+        self._claims.start()  # the heartbeat, from the first take: only a taker holds entries
+        return await self._take(count, wait)
 
     async def _take(self, count: int, wait: float) -> list[Delivery]:
         if self._failovers_seen != (seen := self._failovers()):
@@ -105,22 +99,22 @@ class RedisOutbox:
             self._own_cursor = batch[-1][0] if batch else None
             if batch:
                 return await self._accept(batch)
-        now = time.monotonic()
-        if now >= self._next_claim:
-            claimed = await self._claim(count)
-            if claimed is not None:
-                return claimed
-            self._next_claim = now + self._claim_every
+        abandoned = await self._claims.abandoned(count, set(self._taken.values()))
+        if abandoned is not None:
+            return await self._accept(abandoned)
         block = max(1, round(min(wait, self._max_block) * 1000)) if wait > 0 else None
         return await self._accept(await self._read({self.stream: ">"}, count, block))
 
     async def finish(self, delivery_id: str) -> None:
-        entry = self._taken.pop(delivery_id, None)
+        entry = self._taken.get(delivery_id)
         if entry is not None:
             self._finished[delivery_id] = None
             if len(self._finished) > FINISHED_KEPT:
                 self._finished.popitem(last=False)
+            # Forgotten only once removed: a finish that failed is tried again by the Deliverer, and
+            # meanwhile the entry stays ours (never claimed back) and finished (never handed out again).
             await self._remove(entry)
+            self._taken.pop(delivery_id, None)
 
     async def backlog(self) -> int:
         """Entries added and not finished, by any gateway."""
@@ -130,23 +124,9 @@ class RedisOutbox:
         # The client belongs to the RedisStore, which closes it. Entries taken and not finished stay
         # pending under our consumer name: the next run with that name (or a claim) sends them.
         self._closed = True
+        await self._claims.close()
 
     # -- internals ---------------------------------------------------------------------------------
-
-    async def _claim(self, count: int) -> list[Delivery] | None:
-        """Entries abandoned by a dead consumer, or None once a full scan has found nothing."""
-        reply = await self._call(
-            lambda: self._client.xautoclaim(
-                self.stream, self.group, self.consumer, self._claim_idle_ms, self._claim_cursor, count
-            )
-        )
-        self._claim_cursor = str(reply[0])
-        mine = set(self._taken.values())  # our own sends running past the claim idle stay ours, once
-        entries = [(entry, fields) for entry, fields in reply[1] if entry not in mine]
-        if entries:
-            log.info("outbox %s: took over %d abandoned webhook deliveries", self.stream, len(entries))
-            return await self._accept(entries)
-        return None if self._claim_cursor == "0-0" else []
 
     async def _read(self, streams: dict[Any, Any], count: int, block: int | None) -> list[Any]:
         reply: Any = await self._call(
@@ -167,14 +147,24 @@ class RedisOutbox:
                 delivery = self._codec.loads(raw)
             except ValueError as exc:
                 log.warning("outbox %s: entry %s dropped (%s)", self.stream, entry, exc)
-                await self._remove(entry)
+                await self._forget(entry)
                 continue
             if delivery.id in self._finished:  # sent, and its finish lost to a failover
-                await self._remove(entry)
+                await self._forget(entry)
             elif delivery.id not in self._taken:
                 self._taken[delivery.id] = entry
                 taken.append(delivery)
         return taken
+
+    async def _forget(self, entry: str) -> None:
+        # Not raised: the rest of the batch is handed out all the same. The failure re-arms the replay of
+        # our pending list, which meets this entry again.
+        with contextlib.suppress(StoreError):
+            await self._remove(entry)
+
+    def _replay(self) -> None:
+        """Read our own pending list again from its start, at the next take."""
+        self._own_cursor = "0"
 
     async def _remove(self, entry: str) -> None:
         async def both() -> None:
@@ -191,16 +181,24 @@ class RedisOutbox:
             try:
                 if not self._group_ready:
                     await self._create_group()
-                return await command()
+                result = await command()
             except ResponseError as exc:
                 if "NOGROUP" in str(exc) and attempt == 1:
                     self._group_ready = False
                     continue
                 raise StoreError(f"redis {self._address}: outbox {self.stream}: {exc}") from exc
             except (RedisError, RedisClusterException, OSError) as exc:
+                # The command may still run: a stalled Redis executes it once it resumes, after we gave up
+                # on the reply. A read then leaves entries pending under our name that no one sends, so
+                # our pending list is read again first once Redis answers, not left to a claim.
+                self._failing, self._own_cursor = True, "0"
                 raise StoreError(
                     f"redis {self._address}: outbox {self.stream}: {exc or type(exc).__name__}"
                 ) from exc
+            if self._failing:
+                self._failing = False
+                self._claims.reconnected()
+            return result
         raise AssertionError("unreachable")
 
     async def _create_group(self) -> None:

@@ -1,6 +1,8 @@
 """The Sender: every attempt of one Delivery, until a 2xx, a final answer, or the retry policy runs out.
 
-Full-jitter exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, a target the
+At most `concurrency` attempts are on the wire at once, whoever's they are: a delivery waiting for its
+next attempt holds no slot, so a receiver that is down delays nobody else's webhooks. Full-jitter
+exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, a target the
 outbound policy refuses given up at once, redirects never followed, each attempt signed afresh (Standard
 Webhooks) and recorded in the delivery log. It never finishes or releases anything in the outbox: the
 Deliverer does, from the returned verdict.
@@ -40,8 +42,10 @@ class Sender:
         *,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rand: Callable[[], float] = random.random,
+        concurrency: int = 64,
     ) -> None:
         self._http = http
+        self._slots = asyncio.Semaphore(max(1, concurrency))  # attempts on the wire at once
         self._history = history
         self._clock = clock
         self._sleep = sleep or self._pause
@@ -73,7 +77,8 @@ class Sender:
             if self._gone.get(delivery.url, 0.0) > self._clock():
                 self._record(delivery, attempt, 0, 0.0, "target answered 410 Gone earlier", "gone")
                 return False
-            status, error, wait = await self._attempt(delivery, attempt, keys)
+            async with self._slots:
+                status, error, wait = await self._attempt(delivery, attempt, keys)
             if 200 <= status < 300:
                 return True
             if status == 410:

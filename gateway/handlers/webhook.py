@@ -2,8 +2,9 @@
 
 Tyk's cooldown (the same rendered request within `event_timeout` seconds is sent once) is reserved
 before sending and released when delivery finally fails, by delivery/cooldown.py. The rendered
-request goes to the Deliverer's outbox (deps.deliveries); without one it is sent once, here. All
-validation is in `from_meta`, at load; `handle` never raises for configuration reasons.
+request goes to the Deliverer (deps.deliveries), which holds it in memory while the outbox cannot be
+written: it is never sent from here then. Only without a Deliverer (unit tests) is it sent once, here.
+All validation is in `from_meta`, at load; `handle` never raises for configuration reasons.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from gateway.delivery.signing import secret_key, signature_headers
 from gateway.errors import ConfigError, HandlerError, StoreError
 from gateway.events.catalog import EventMessage
 from gateway.handlers.base import HandlerDeps, HandlerScope
-from gateway.log import get_logger, redact_key
+from gateway.log import Throttle, get_logger, redact_key
 from gateway.packaged import find_template
 from gateway.templating.template import Template, load_template
 
 log = get_logger("handlers.webhook")
 
 METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "PATCH"})
+_COOLDOWN_LOG = Throttle(10.0)
 
 
 class WebhookHandler:
@@ -145,7 +147,9 @@ class WebhookHandler:
                     return
             except StoreError as exc:
                 # Without the store the cooldown cannot be kept; deliver rather than lose the event.
-                log.warning("webhook %r: cooldown unavailable, sending anyway: %s", self.name, exc)
+                # Logged once per outage (every 10 s), not once per event.
+                if _COOLDOWN_LOG.allow(self.name):
+                    log.warning("webhook %r: cooldown unavailable, sending anyway: %s", self.name, exc)
                 reservation = ""
         if self.deps.deliveries is not None:
             delivery = Delivery(
@@ -162,15 +166,12 @@ class WebhookHandler:
                 id=delivery_id,
                 accepted=time.time(),
             )
-            try:
-                await self.deps.deliveries.submit(delivery)  # durable from here; the Deliverer sends
-                return
-            except StoreError as exc:
-                log.warning("webhook %r: outbox unavailable, sending once now: %s", self.name, exc)
+            await self.deps.deliveries.submit(delivery)  # the Deliverer sends it once it is durable
+            return
         await self._send_once(body, reservation, delivery_id)
 
     async def _send_once(self, body: bytes, reservation: str, delivery_id: str) -> None:
-        """Tyk's delivery: one request now, in the bus worker (no outbox, or the outbox is down)."""
+        """Tyk's delivery: one request now, in the bus worker (no Deliverer: unit tests)."""
         delivered = False
         try:
             keys = tuple(secret_key(s) for s in self.secrets)

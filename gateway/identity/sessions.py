@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreError
 from gateway.identity import apply as policy_merge
 from gateway.identity.cache import MISS, SessionCache
 from gateway.identity.keyhash import generate_token, hash_str, token_org
@@ -97,18 +97,20 @@ class SessionStore:
             return dataclasses.replace(session, policy_error=str(exc))
 
     async def find(
-        self, key: str, org_id: str | None = None, *, for_api: bool = False
+        self, key: str, org_id: str | None = None, *, for_api: bool = False, last_known: bool = False
     ) -> tuple[str, Session] | None:
         """(the key it is stored under, its session). With `org_id`, a key that is not that org's is
         also tried in the org's format first, as Tyk's SessionDetail does for custom keys. `for_api`
-        (a request for an API of org `org_id`) applies the key's policies, refusing another org's."""
+        (a request for an API of org `org_id`) applies the key's policies, refusing another org's.
+        `last_known`: a store outage may be answered from the session cache (`_read`)."""
         if len(key) < self.min_token_length:
             return None
         candidates = [key]
         if org_id is not None and token_org(key) != org_id:
             candidates.insert(0, self.custom_key(org_id, key))
+        api_org = org_id if for_api else None
         for name in dict.fromkeys(candidates):
-            session = await self._load(self.storage_key(name), name, org_id if for_api else None)
+            session = await self._load(self.storage_key(name), name, api_org, last_known)
             if session is not None:
                 return name, session
         return None
@@ -155,9 +157,9 @@ class SessionStore:
         """The counter `reset_quota` and `used_quota` name: `quota-[<scope>-]<key or its hash>`."""
         return QUOTA_PREFIX + (f"{scope}-" if scope else "") + self.key_hash(key)
 
-    async def org_raw(self, org_id: str) -> str | None:
+    async def org_raw(self, org_id: str, *, last_known: bool = False) -> str | None:
         """An org session's stored JSON text (`orgkey.<org>`), for a caller that caches the parse."""
-        return await self._read(ORG_PREFIX + org_id)
+        return await self._read(ORG_PREFIX + org_id, last_known)
 
     async def get_org(self, org_id: str) -> Session | None:
         value = await self.org_raw(org_id)
@@ -182,16 +184,25 @@ class SessionStore:
         found = await self.store.keys(KEY_PREFIX + prefix)
         return sorted(name[len(KEY_PREFIX) :] for name in found)
 
-    async def _read(self, name: str) -> str | None:
-        """A session's stored text, from the local cache when one is live."""
+    async def _read(self, name: str, last_known: bool = False) -> str | None:
+        """A session's stored text, from the local cache when one is live. `last_known` (a request being
+        served): when the store fails, the cache's last known text during its outage grace."""
         cache = self.cache
-        if cache is None or not cache.live:
+        if cache is None:
             return await self.store.get(name)
-        found = cache.lookup(name)
-        if found is not MISS:
-            return cast("str | None", found)
+        if cache.live:
+            found = cache.lookup(name)
+            if found is not MISS:
+                return cast("str | None", found)
         generation = cache.generation
-        value = await self.store.get(name)
+        try:
+            value = await self.store.get(name)
+        except StoreError as exc:
+            if not last_known:
+                raise
+            return cache.last_known(name, exc)
+        if cache.outage_since is not None:  # the one check a healthy store costs, on a miss only
+            cache.recovered()
         cache.put(name, value, generation)
         return value
 
@@ -199,8 +210,10 @@ class SessionStore:
         if self.cache is not None:
             await self.cache.changed(name)
 
-    async def _load(self, name: str, key: str, api_org: str | None = None) -> Session | None:
-        value = await self._read(name)
+    async def _load(
+        self, name: str, key: str, api_org: str | None = None, last_known: bool = False
+    ) -> Session | None:
+        value = await self._read(name, last_known)
         if value is None:
             return None
         session = self._parsed.get(value)

@@ -1,8 +1,9 @@
 """A journal on disk that notices loss: numbered JSON lines, and a checkpoint file beside them.
 
-It owns the line format (`[number, field, ...]`), the checkpoint (`<name>.checkpoint`: the numbers the
-journal must hold, rewritten at each compaction and at a clean close) and the check on load. It knows
-nothing of what the fields mean, and must stay cheap to append to: one counter step per line, no fsync.
+It owns the line format (`[number, field, ...]`), when its checkpoint (store/checkpoint.py) is written:
+at start, at each compaction and at a clean close; the check on load, and what a failed write leaves
+(nothing: see `append`). It knows nothing of what the fields mean, and must stay cheap to append to: one
+counter step per line, no fsync.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any
 
 from gateway.errors import StoreError
 from gateway.log import get_logger
-from gateway.store.files import install, open_journal, read_lines, rewrite, write_synced
+from gateway.store.checkpoint import UNNUMBERED, gap, missing, read_checkpoint, write_checkpoint
+from gateway.store.files import install, read_lines, write_synced
 
 log = get_logger("store")
 
 ACCEPT = "start once with --accept-journal-loss (or tyk.conf storage.accept_journal_loss: true)"
-# A checkpoint's "before" while an earlier version's journal (no numbers) is being rewritten.
-UNNUMBERED = "unnumbered"
+# Lines a journal keeps waiting for their flush while the disk refuses them (the embedded store's counter
+# steps); past it an append is refused, so memory stays bounded through a long outage.
+MAX_UNWRITTEN = 100_000
+_write = os.write  # the one system call that writes a journal's lines (tests make it fail)
 
 
 def _encoder() -> Callable[[list[Any]], str]:
@@ -36,11 +40,6 @@ def _encoder() -> Callable[[list[Any]], str]:
 
 
 _encode = _encoder()
-
-
-class _Checkpoint(NamedTuple):
-    states: list[tuple[int, int]]  # (first, last): the journal starts at `first` and reaches `last`
-    unnumbered: bool  # a migration was being installed: the file may still be the earlier version's
 
 
 class Journal:
@@ -59,14 +58,17 @@ class Journal:
         self.lines = 0  # lines in the file now: the owner's compaction rule reads it
         self._owner = owner
         self._accept_loss = accept_loss
-        self._out: IO[str] | None = None
+        self._fd: int | None = None
         self._first = 1  # the number of the file's first line (of its next one, when it is empty)
-        self._last = 0  # the last number written or read
+        self._last = 0  # the last number written, read, or given to a line waiting in `_unwritten`
+        self._unwritten: list[str] = []  # appended, not yet written: numbered up to `_last`
+        self._size = 0  # bytes of the file made of whole lines: a failed write is cut back to it
+        self._torn = False  # that cut failed: try it again before the next write
         self._unnumbered = False  # the file is an earlier version's until the next rewrite
 
     @property
     def is_open(self) -> bool:
-        return self._out is not None
+        return self._fd is not None
 
     def load(self) -> list[tuple[int, list[Any] | None]]:
         """Every line as (line number, its fields, or None when it is damaged), once the numbers are
@@ -75,7 +77,7 @@ class Journal:
         lines = [_decode(raw) for raw in read_lines(self.file, self._owner)]
         self.lines = len(lines)
         numbered = [(index, line[0]) for index, line in enumerate(lines) if line and _numbered(line)]
-        checkpoint, problem = self._read_checkpoint()
+        checkpoint, problem = read_checkpoint(self.checkpoint, self._owner)
         if not numbered and problem is None and (checkpoint is None or checkpoint.unnumbered):
             if any(lines):
                 self._unnumbered = True
@@ -88,7 +90,7 @@ class Journal:
             return [(index + 1, line) for index, line in enumerate(lines)]
         first = numbered[0][1] - numbered[0][0] if numbered else None
         last = numbered[-1][1] if numbered else None
-        problem = problem or _gap(numbered) or self._against(checkpoint, first, last)
+        problem = problem or gap(numbered) or missing(checkpoint, self.checkpoint.name, first, last)
         if problem is not None:
             self._lost(problem)
         known = [last or 0, *(end for _, end in checkpoint.states)] if checkpoint else [last or 0]
@@ -99,25 +101,52 @@ class Journal:
         ]
 
     def append(self, fields: list[Any], *, flush: bool = True) -> None:
-        """Write one line; flush it to the OS unless the owner flushes later (`flush`)."""
-        out = self._out
-        if out is None:
+        """Write one line; flush it to the OS unless the owner flushes later (`flush`). A line whose
+        write fails is not in the file and never will be, and its number is not spent: numbers in the
+        file always follow on, so a full disk is never mistaken for a cut at the next start."""
+        if self._fd is None:
             raise StoreError(f"{self._owner} {self.file} is closed")
-        self._last += 1  # spent even when the write fails: a buffered line may still reach the file
-        try:
-            out.write(_encode([self._last, *fields]) + "\n")
-            if flush:
-                out.flush()
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self._owner} {self.file}: write failed: {exc}") from exc
+        if len(self._unwritten) >= MAX_UNWRITTEN:
+            raise StoreError(f"{self._owner} {self.file}: {len(self._unwritten)} lines wait to be written")
+        self._unwritten.append(_encode([self._last + 1, *fields]) + "\n")
+        self._last += 1
         self.lines += 1
+        if flush:
+            try:
+                self._write_out()
+            except StoreError:
+                self._unwritten.pop()
+                self._last -= 1
+                self.lines -= 1
+                raise
 
     def flush(self) -> None:
-        if self._out is not None:
+        """Write the lines waiting for their flush; on failure they keep waiting (StoreError)."""
+        if self._fd is not None:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        """Write every waiting line at once, or none: a partial write is cut back off the file, since
+        the rest of a torn line would follow it in the middle of the file."""
+        fd = self._fd
+        if fd is None or not self._unwritten:
+            return
+        data = "".join(self._unwritten).encode()
+        try:
+            if self._torn:
+                os.ftruncate(fd, self._size)
+                self._torn = False
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += _write(fd, view[done:])
+        except OSError as exc:
             try:
-                self._out.flush()
-            except (OSError, ValueError) as exc:
-                raise StoreError(f"{self._owner} {self.file}: flush failed: {exc}") from exc
+                os.ftruncate(fd, self._size)  # O_APPEND: the next write starts at the cut
+            except OSError:
+                self._torn = True
+            raise StoreError(f"{self._owner} {self.file}: write failed: {exc}") from exc
+        self._size += len(data)
+        self._unwritten.clear()
 
     def rewrite(self, records: Iterable[list[Any]]) -> None:
         """Replace the file by `records` (a compaction), numbered on from the last number used: the new
@@ -129,74 +158,46 @@ class Journal:
             for count, fields in enumerate(records, 1):  # count: read after the loop
                 yield _encode([first + count - 1, *fields]) + "\n"
 
-        out, self._out = self._out, None
+        # The old file's last line, should a crash leave it in place: lines still waiting are not in it.
+        written = self._last - len(self._unwritten)
+        fd, self._fd = self._fd, None
         try:
-            if out is not None:
-                out.close()  # also writes out lines still waiting for their flush
+            if fd is not None:
+                os.close(fd)  # some platforms cannot replace an open file
             temp = write_synced(self.file, numbered(), self._owner)
-            before: object = UNNUMBERED if self._unnumbered else [self._first, self._last]
-            self._write_checkpoint(first, first + count - 1, before)
+            before: object = UNNUMBERED if self._unnumbered else [self._first, written]
+            write_checkpoint(self.checkpoint, first, first + count - 1, before, self._owner)
             install(temp, self.file, self._owner)
             self._first, self._last, self.lines, self._unnumbered = first, first + count - 1, count, False
+            self._unwritten.clear()  # the records are the owner's state, which those lines had changed
         except (OSError, ValueError) as exc:
             raise StoreError(f"{self._owner} {self.file}: rewrite failed: {exc}") from exc
         finally:
-            self._out = open_journal(self.file, self._owner)
+            self._open()
+
+    def _open(self) -> None:
+        """Open the file for appends, owner-only: it may hold raw API keys."""
+        try:
+            self._fd = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            raise StoreError(f"{self._owner}: cannot open {self.file}: {exc}") from exc
 
     def close(self) -> None:
         """Flush and fsync every line, then checkpoint them all: after a clean close any cut is seen."""
-        out, self._out = self._out, None
-        if out is None:
+        fd = self._fd
+        if fd is None:
             return
         try:
-            try:
-                out.flush()
-                os.fsync(out.fileno())
-            finally:
-                out.close()
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{self._owner} {self.file}: close failed: {exc}") from exc
-        self._write_checkpoint(self._first, self._last, UNNUMBERED if self._unnumbered else None)
-
-    # -- the checkpoint ----------------------------------------------------------------------------
-
-    def _write_checkpoint(self, first: int, last: int, before: object) -> None:
-        text = json.dumps({"first": first, "last": last, "before": before}) + "\n"
-        rewrite(self.checkpoint, [text], self._owner)
-
-    def _read_checkpoint(self) -> tuple[_Checkpoint | None, str | None]:
-        try:
-            data = json.loads(self.checkpoint.read_bytes())
-        except FileNotFoundError:
-            return None, None
+            self._write_out()
+            os.fsync(fd)
         except OSError as exc:
-            raise StoreError(f"{self._owner}: cannot read {self.checkpoint}: {exc}") from exc
-        except ValueError:
-            data = None
-        match data:
-            case {"first": int(first), "last": int(last), "before": None}:
-                return _Checkpoint([(first, last)], False), None
-            case {"first": int(first), "last": int(last), "before": [int(first0), int(last0)]}:
-                return _Checkpoint([(first, last), (first0, last0)], False), None
-            case {"first": int(first), "last": int(last), "before": "unnumbered"}:
-                return _Checkpoint([(first, last)], True), None
-        return None, f"its checkpoint {self.checkpoint.name} is unreadable"
-
-    def _against(self, checkpoint: _Checkpoint | None, first: int | None, last: int | None) -> str | None:
-        """What the file lacks by its checkpoint's account, or None when it holds a state named there."""
-        if checkpoint is None:  # only reached with numbered lines: the checkpoint was written first
-            return f"its checkpoint {self.checkpoint.name} is missing, so a cut cannot be ruled out"
-        for start, end in checkpoint.states:
-            if (first is None and end < start) or (first == start and last is not None and last >= end):
-                return None
-        start, end = checkpoint.states[0]
-        if first is None or last is None:
-            return f"it is empty or missing, but its checkpoint says it holds {end - start + 1} records"
-        if first > start:
-            return f"its first {first - start} records are missing (it starts at {first}, not {start})"
-        if first < start:
-            return f"it starts at {first}, before its checkpoint's {start}: an older copy of the file?"
-        return f"it ends at {last}, but its checkpoint says {end}: its last {end - last} records are missing"
+            raise StoreError(f"{self._owner} {self.file}: close failed: {exc}") from exc
+        finally:
+            self._fd = None
+            os.close(fd)
+        before = UNNUMBERED if self._unnumbered else None
+        write_checkpoint(self.checkpoint, self._first, self._last, before, self._owner)
 
     def _lost(self, problem: str) -> None:
         message = f"{self._owner} {self.file}: records lost: {problem}"
@@ -218,16 +219,3 @@ def _decode(raw: bytes) -> list[Any] | None:
 
 def _numbered(line: list[Any]) -> bool:
     return type(line[0]) is int and len(line) > 1
-
-
-def _gap(numbered: list[tuple[int, int]]) -> str | None:
-    """Lines whose numbers do not follow on: removed from the middle, or moved."""
-    if not numbered:
-        return None
-    base = numbered[0][1] - numbered[0][0]
-    for index, number in numbered:
-        if number != base + index:
-            return f"line {index + 1} is number {number} where {base + index} belongs: " + (
-                "lines are missing before it" if number > base + index else "lines are out of order"
-            )
-    return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.errors import StoreError
-from gateway.log import get_logger
+from gateway.log import Throttle, get_logger
 from gateway.store.files import open_locked
 from gateway.store.journal import ACCEPT, Journal
 from gateway.store.keyspace import Keyspace
@@ -70,6 +70,7 @@ class MemoryStore:
         self._deadlines = self._keys.deadlines
         self._journal = Journal(self.path / JOURNAL, "embedded store", accept_loss=accept_loss)
         self._flush_due = False  # counter steps written but not yet flushed (see _commit)
+        self._flush_log = Throttle(10.0)
         self._limits = WindowStorage(self._journal_hit)
         busy = (
             f"embedded store {self.path} is already open in this or another process; it cannot be"
@@ -219,7 +220,8 @@ class MemoryStore:
         try:
             self._journal.flush()
         except StoreError as exc:  # the next change's flush reports it to its caller
-            log.warning("%s", exc)
+            if self._flush_log.allow():  # once per outage (every 10 s), not once per event-loop turn
+                log.warning("%s", exc)
 
     def _replay(self) -> None:
         records = self._journal.load()

@@ -74,7 +74,7 @@ class RunningGateway:
         except TimeoutError:
             backlog = await deliverer.outbox.backlog()
             raise AssertionError(
-                f"webhooks not finished after {timeout:g} s: {deliverer.running} sending, "
+                f"webhooks not finished after {timeout:g} s: {deliverer.running} in hand, "
                 f"{backlog} in the outbox (on Redis: of every gateway)"
             ) from None
 

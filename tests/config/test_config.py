@@ -151,6 +151,7 @@ def test_event_bus_settings_are_checked(tmp_path: Path, events: dict[str, int]) 
             'key "store_failure_policy": expected one of "open", "closed", got "maybe"',
         ),
         ({"proxy_default_timeout": -5}, 'key "proxy_default_timeout": expected seconds >= 0, got -5'),
+        ({"store_outage_grace": -1}, 'key "store_outage_grace": expected seconds >= 0, got -1'),
         ({"storage": {"timeout": -1}}, 'key "storage.timeout": expected seconds >= 0, got -1'),
         (
             {"local_session_cache": {"cached_session_timeout": -0.5}},

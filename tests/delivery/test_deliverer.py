@@ -1,22 +1,26 @@
-"""The Deliverer on each store with its outbox: bounded concurrency, finished on success and on give-up
-(then the cooldown reservation is released), and a stop that leaves unfinished sends in the outbox.
-`send` here is a controllable coroutine (the seam the real Sender fills; e2e tests use the real one)."""
+"""The Deliverer on each store with its outbox: bounded deliveries in hand, finished on success and on
+give-up (then the cooldown reservation is released), a stop that leaves unfinished sends in the outbox,
+and, with the real Sender, deliveries waiting to retry that leave the wire to others. `send` is otherwise
+a controllable coroutine (the seam the real Sender fills; e2e tests use the real one)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.config.model import StorageConfig
 from gateway.delivery.deliverer import Deliverer
-from gateway.delivery.model import Delivery
+from gateway.delivery.model import Delivery, RetryPolicy
+from gateway.delivery.sender import Sender
 from gateway.store.base import Store
 from gateway.store.registry import open_store
-from gateway.testing import eventually
+from gateway.testing import WebhookRecorder, eventually, serve
 from tests.delivery.conftest import Outboxes, delivery
 
 
@@ -61,10 +65,10 @@ async def kit(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[t
         await store.close()
 
 
-async def test_sends_at_most_concurrency_at_once_and_finishes_each(kit: tuple[Store, Outboxes]) -> None:
+async def test_holds_at_most_in_hand_at_once_and_finishes_each(kit: tuple[Store, Outboxes]) -> None:
     store, outboxes = kit
     target = Target(released=False)
-    deliverer = Deliverer(outboxes.open(), target, store, concurrency=3)
+    deliverer = Deliverer(outboxes.open(), target, store, in_hand=3)
     for n in range(10):
         await deliverer.submit(delivery(n))
     deliverer.start()
@@ -79,7 +83,7 @@ async def test_sends_at_most_concurrency_at_once_and_finishes_each(kit: tuple[St
 @pytest.mark.parametrize("result", [True, False, RuntimeError("bug in send")])
 async def test_reservation_released_only_when_given_up(kit: tuple[Store, Outboxes], result: Any) -> None:
     store, outboxes = kit
-    deliverer = Deliverer(outboxes.open(), Target(result), store, concurrency=4)
+    deliverer = Deliverer(outboxes.open(), Target(result), store, in_hand=4)
     mine = delivery(1, reservation="webhook.cache.mine")
     newer = delivery(2, reservation="webhook.cache.taken-over")
     await store.set_nx(mine.reservation, mine.id, 60_000)
@@ -96,7 +100,7 @@ async def test_reservation_released_only_when_given_up(kit: tuple[Store, Outboxe
 async def test_stop_waits_for_running_sends_until_the_deadline(kit: tuple[Store, Outboxes]) -> None:
     store, outboxes = kit
     target = Target(released=False)
-    deliverer = Deliverer(outboxes.open(), target, store, concurrency=4)
+    deliverer = Deliverer(outboxes.open(), target, store, in_hand=4)
     await deliverer.submit(delivery(1))
     deliverer.start()
     await eventually(lambda: target.running == 1, "the send to start")
@@ -112,7 +116,7 @@ async def test_stop_leaves_sends_past_the_deadline_in_the_outbox(kit: tuple[Stor
     store, outboxes = kit
     target = Target(released=False)
     outbox = outboxes.open()
-    deliverer = Deliverer(outbox, target, store, concurrency=2)
+    deliverer = Deliverer(outbox, target, store, in_hand=2)
     stuck = [delivery(n) for n in range(3)]  # two in flight, one waiting
     for d in stuck:
         await deliverer.submit(d)
@@ -125,3 +129,27 @@ async def test_stop_leaves_sends_past_the_deadline_in_the_outbox(kit: tuple[Stor
     found = await restarted.take(10, 0)
     found += await restarted.take(10, 0)
     assert sorted(d.id for d in found) == sorted(d.id for d in stuck)
+
+
+async def test_deliveries_waiting_to_retry_leave_the_wire_to_others(kit: tuple[Store, Outboxes]) -> None:
+    """One attempt on the wire at a time: four deliveries to a receiver that is down wait (for ever,
+    here) between attempts, and four to a healthy one are sent meanwhile."""
+    store, outboxes = kit
+    down, up = WebhookRecorder(status=503), WebhookRecorder()
+
+    async def backoff(seconds: float) -> None:
+        await asyncio.get_running_loop().create_future()  # a retry that is never due
+
+    async with await serve(down) as dead, await serve(up) as alive, httpx.AsyncClient() as http:
+        sender = Sender(http, sleep=backoff, concurrency=1)
+        deliverer = Deliverer(outboxes.open(), sender, store, in_hand=8)
+        retry = RetryPolicy(5, 300, 1.0, 60)
+        for n, url in enumerate([dead.url] * 4 + [alive.url] * 4):
+            await deliverer.submit(delivery(n, url=url + "/hook", retry=retry, accepted=time.time()))
+        deliverer.start()
+        try:
+            await up.wait_for(4)
+            await eventually(lambda: deliverer.running == 4, "only the four waiting deliveries in hand")
+            assert len(down.deliveries) == 4  # each tried once
+        finally:
+            await deliverer.stop(0.05)

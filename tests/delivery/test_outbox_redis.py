@@ -102,6 +102,7 @@ async def test_unreachable_redis_is_a_store_error() -> None:
             with pytest.raises(StoreError, match="redis nowhere"):
                 await call
     finally:
+        await outbox.close()
         await client.aclose()
 
 
@@ -127,5 +128,6 @@ async def test_entries_handed_out_in_a_read_that_timed_out_are_taken_next(redis_
         await eventually(handed_out, "the stalled read to run and hand the entry to us")
         assert await outbox.take(1, 0) == [lost]  # from our pending list, not 600 s later by a claim
     finally:
+        await outbox.close()
         await client.aclose()
         await other.aclose()

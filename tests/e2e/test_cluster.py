@@ -6,6 +6,8 @@ reach the other gateway over pub/sub, and the keys keep Tyk's names (the quota c
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,61 @@ async def test_two_gateways_share_a_cluster(tmp_path: Path) -> None:
             groups = direct.xinfo_groups("tyk-gateway-outbox")
             assert [g["name"] for g in groups] == ["gateway"]
             assert direct.xlen("tyk-gateway-outbox") == 0  # every delivery finished
+
+
+async def test_a_master_crash_under_load_loses_no_event(tmp_path: Path) -> None:
+    """Three masters with a replica each; the master serving the outbox stream is SIGKILLed under load.
+    Requests whose slot was on it fail closed (500) until its replica is promoted; every event fired is
+    delivered exactly once, and requests recover."""
+    recorder = WebhookRecorder()
+    statuses: dict[str, int] = {}  # request path -> status
+    with redis_cluster(tmp_path / "redis", replicas=1) as cluster:
+        config = {"storage": cluster.storage, "events": {"retry_base_delay": 0.05}}
+        async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+            spec = api(upstream.url, hook.url + "/hook")
+            async with run_gateway(tmp_path / "gw", apis=[spec], config=config) as gw:
+                created = await gw.admin(
+                    "POST",
+                    "/tyk/keys",
+                    json={"org_id": "org1", "rate": 1, "per": 60, "access_rights": RIGHTS},
+                )
+                key = created.json()["key"]
+                sent = 0
+
+                async def request() -> int:
+                    nonlocal sent
+                    sent += 1
+                    path = f"/cl/{sent}"
+                    resp = await gw.client.get(path, headers={"Authorization": key})
+                    statuses[path] = resp.status_code
+                    return resp.status_code
+
+                assert [await request() for _ in range(3)] == [200, 429, 429]
+                crashed = asyncio.Event()
+                after = 0
+
+                async def worker() -> None:
+                    nonlocal after
+                    while after < 60:
+                        if await request() == 429 and crashed.is_set():
+                            after += 1
+
+                load = [asyncio.create_task(worker()) for _ in range(4)]
+                old = cluster.master_of("tyk-gateway-outbox")
+                new = await asyncio.to_thread(cluster.kill_master_of, "tyk-gateway-outbox")
+                crashed.set()
+                async with asyncio.timeout(30):
+                    await asyncio.gather(*load)
+                refused = [p for p, s in statuses.items() if s == 429]
+                await recorder.wait_for(len(refused), timeout=30)
+                await gw.idle()
+    delivered = Counter(d.json()["path"] for d in recorder.deliveries)
+    failed = Counter(s for s in statuses.values() if s not in (200, 429))
+    print(
+        f"\ncluster master {old} -> {new}: {len(statuses)} requests, {len(refused)} events fired, "
+        f"{sum(delivered.values())} delivered, failed requests {dict(failed)}"
+    )
+    assert new != old
+    assert set(failed) <= {500}  # a store outage fails closed, Tyk's way
+    assert sorted(delivered) == sorted(refused) and max(delivered.values()) == 1
+    assert set(list(statuses.values())[-10:]) == {429}  # recovered

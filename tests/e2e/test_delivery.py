@@ -70,7 +70,7 @@ async def test_gone_target_gets_one_attempt(tmp_path: Path, store_config: dict[s
             stats = (await gw.admin("GET", "/tyk/events/stats")).json()["webhooks"]
     assert len(recorder.deliveries) == 1
     assert [(a["status"], a["outcome"]) for a in log] == [(410, "gone")]
-    assert stats == {"deduplicated": 0, "delivered": 0, "given_up": 0, "gone": 1}
+    assert stats == {"deduplicated": 0, "outbox_unavailable": 0, "delivered": 0, "given_up": 0, "gone": 1}
 
 
 async def test_signed_webhooks_verify_and_keys_can_be_redacted(
@@ -122,5 +122,5 @@ async def test_event_stats_count_fired_deduplicated_and_delivered(
         "dropped": 0,
         "handled": 3,
         "failed": 0,
-        "webhooks": {"deduplicated": 2, "delivered": 1, "given_up": 0, "gone": 0},
+        "webhooks": {"deduplicated": 2, "outbox_unavailable": 0, "delivered": 1, "given_up": 0, "gone": 0},
     }

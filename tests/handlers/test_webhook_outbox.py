@@ -1,6 +1,6 @@
 """The webhook handler with a Deliverer (deps.deliveries), on each store: it renders, reserves the
 cooldown under the delivery's id and submits one Delivery carrying everything a retry will resend;
-with the outbox unavailable it sends once itself rather than lose the event."""
+with the outbox unavailable it sends nothing itself: the Deliverer holds the delivery until it is durable."""
 
 from __future__ import annotations
 
@@ -54,21 +54,20 @@ async def test_submits_a_delivery_and_reserves_the_cooldown_under_its_id(
     assert await outbox.take(10, 0) == []
 
 
-async def test_sends_once_itself_when_the_outbox_is_unavailable(
+async def test_never_sends_itself_when_the_outbox_is_unavailable(
     store: Store, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     outbox = MemoryOutbox()
     await outbox.close()  # every add now raises StoreError
     recorder = WebhookRecorder()
+    deliverer = Deliverer(outbox, _never, store, 1)
     async with await serve(recorder) as hook:
-        handler_deps = dataclasses.replace(
-            deps(store, http, tmp_path), deliveries=Deliverer(outbox, _never, store, 1)
-        )
+        handler_deps = dataclasses.replace(deps(store, http, tmp_path), deliveries=deliverer)
         handler = WebhookHandler.from_meta(
             {"method": "POST", "target_path": hook.url + "/in"}, SCOPE, handler_deps
         )
         await handler.handle(auth_failure())
-    assert len(recorder.deliveries) == 1
+    assert recorder.deliveries == [] and deliverer.unwritten.held == 1  # held, to be written later
 
 
 async def _never(delivery: object) -> bool:

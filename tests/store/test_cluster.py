@@ -1,6 +1,6 @@
 """The Redis store on a three-node Redis Cluster: every operation routed by slot, the scripts' keys in one
 slot (a key's rate-limit window tagged into its quota counter's slot), key listing across every node,
-pub/sub, and the webhook outbox's stream and group; plus the tagging rule itself, without Redis."""
+pub/sub, and the webhook outbox's stream, group and heartbeat; plus the tagging rule itself, without Redis."""
 
 from __future__ import annotations
 
@@ -125,6 +125,28 @@ async def test_the_outbox_stream_works_on_a_cluster(store: RedisStore) -> None:
     for d in taken:
         await outbox.finish(d.id)
     assert await outbox.backlog() == 0
+    await outbox.close()
+
+
+async def test_the_outbox_heartbeat_and_takeover_on_a_cluster(store: RedisStore) -> None:
+    codec = RecordCodec(SECRET)
+    owner = RedisOutbox(store.client, codec, "gw-a", claim_idle=1, timeout=store.timeout)
+    other = RedisOutbox(store.client, codec, "gw-b", claim_idle=1, timeout=store.timeout)
+    try:
+        await owner.add(held := delivery(1))
+        assert await owner.take(10, 0) == [held]
+        await owner._claims.beat()  # XPENDING and XCLAIM JUSTID, routed to the stream's node
+        await asyncio.sleep(1.5)  # past the claim idle: only the heartbeat keeps it the owner's
+        assert await other.take(10, 0) == [] and await other.take(10, 0) == []
+        await owner.close()
+        await eventually(lambda: _took(other, held), "the takeover of the owner's entry", timeout=5)
+    finally:
+        await owner.close()
+        await other.close()
+
+
+async def _took(outbox: RedisOutbox, wanted: object) -> bool:
+    return await outbox.take(10, 0.05) == [wanted]
 
 
 def test_hash_tags_as_redis_computes_them() -> None:

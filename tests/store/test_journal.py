@@ -6,17 +6,20 @@ was then killed are the documented blind spot."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.config import model as config_mod
 from gateway.errors import StoreError
-from gateway.store import memory
+from gateway.store import journal, memory
 from gateway.store.memory import MemoryStore
 from gateway.store.registry import open_store
 
@@ -171,3 +174,33 @@ async def test_the_tyk_conf_key_accepts_the_loss(tmp_path: Path) -> None:
     store = open_store(cfg.storage)
     assert await store.keys("") == []
     await store.close()
+
+
+async def test_writes_a_full_disk_refuses_leave_no_gap_and_no_torn_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused write (ENOSPC, after part of it reached the file) is cut back off and spends no line
+    number: once the disk has room the journal goes on, and the next start sees no loss."""
+    store = MemoryStore(tmp_path)
+    await store.set("a", "1")
+    calls = 0
+
+    def half_then_full(fd: int, data: Any) -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return os.write(fd, bytes(data[: len(data) // 2]))  # a torn half line reaches the file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal, "_write", half_then_full)
+    with pytest.raises(StoreError, match="No space left"):
+        await store.set("b", "2")
+    monkeypatch.undo()
+    await store.set("c", "3")
+    await store.close()
+    reopened = MemoryStore(tmp_path)  # "records lost" if a number had been spent
+    try:
+        assert [await reopened.get(k) for k in "abc"] == ["1", None, "3"]
+    finally:
+        await reopened.close()
+    assert not [r for r in caplog.records if "torn" in r.getMessage()]
