@@ -26,9 +26,9 @@ FLOOD = 400  # requests, the first answered 200 and every other 429 (one event e
 CONCURRENCY = 32
 
 
-async def flood(client: httpx.AsyncClient, url: str, count: int = FLOOD) -> collections.Counter[Any]:
-    """`count` requests from CONCURRENCY clients; a refused connection counts as "gone" (stopped)."""
-    todo = iter(range(count))
+async def flood(client: httpx.AsyncClient, url: str) -> collections.Counter[Any]:
+    """FLOOD requests from CONCURRENCY clients; a refused connection counts as "gone" (stopped)."""
+    todo = iter(range(FLOOD))
     seen: collections.Counter[Any] = collections.Counter()
 
     async def one_client() -> None:
