@@ -8,12 +8,14 @@ frees only its own reservation, never a newer event's. It must not send anything
 from __future__ import annotations
 
 from gateway.errors import StoreError
-from gateway.log import get_logger
+from gateway.log import Throttle, get_logger
 from gateway.store.base import Store
 
 log = get_logger("delivery")
 
 PREFIX = "webhook.cache."  # Tyk's key, so a Tyk gateway and this one on one Redis share cooldowns
+# A store outage fails every release: one line per 10 s says so, not one per delivery given up.
+_RELEASE_LOG = Throttle(10.0)
 
 
 def key(checksum: str) -> str:
@@ -31,4 +33,11 @@ async def release(store: Store, reservation: str, holder: str) -> None:
     try:
         await store.release(reservation, holder)
     except StoreError as exc:  # it expires by itself; a later event is suppressed until then
-        log.warning("webhook cooldown %s not released: %s", reservation, exc)
+        held_back = _RELEASE_LOG.allow_count("release")
+        if held_back is not None:
+            log.warning(
+                "webhook cooldown %s not released: %s (%d more since the last such line)",
+                reservation,
+                exc,
+                held_back,
+            )
