@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.accept_journal_loss:
         cfg = dataclasses.replace(cfg, storage=dataclasses.replace(cfg.storage, accept_journal_loss=True))
-    log_mod.setup(cfg.log_level)
+    log_mod.setup(cfg.log_level, cfg.log_format)
     try:
         workers.check(cfg, args.workers)
         if args.workers == 1:

@@ -3,7 +3,8 @@
 A middleware sees the API spec, the request view, the session it loaded and `fire`; it reaches the
 store only through `Services`. Firing is deferred to `flush_events`, which the route calls once the chain
 has decided, so the originating request is serialised only when a handler exists for the event
-(breakers fire through the bus directly: they carry no originating request).
+(breakers fire through the bus directly: they carry no originating request). Each request has an id,
+`request_id`: the client's X-Request-ID when it is safe, else one made here (a counter, no syscall).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import ipaddress
+import itertools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +36,35 @@ if TYPE_CHECKING:
     import httpx
 
     from gateway.upstream.proxy import Receive, Scope
+
+
+# X-Request-ID: a client's value is kept when it is 1-128 of these characters, else replaced by ours.
+REQUEST_ID_MAX = 128
+_ID_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+/=@"
+_ids = itertools.count(1)
+_id_prefix = ""
+
+
+def _new_prefix() -> None:
+    """A random prefix per process (again in each forked worker), so that ids never repeat across them."""
+    global _id_prefix, _ids
+    _id_prefix, _ids = os.urandom(8).hex() + "-", itertools.count(1)
+
+
+_new_prefix()
+os.register_at_fork(after_in_child=_new_prefix)
+
+
+def request_id(headers: list[tuple[bytes, bytes]]) -> tuple[str, int]:
+    """The request's id and where it came from: 1 the client's X-Request-ID, kept (it goes upstream as
+    sent); 0 none sent, ours made; -1 the client's unsafe or too long, replaced by ours (a counter after a
+    random per-process prefix: a fraction of a microsecond, unique, never a secret)."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            if 0 < len(value) <= REQUEST_ID_MAX and not value.translate(None, _ID_SAFE):
+                return value.decode("ascii"), 1
+            return f"{_id_prefix}{next(_ids):x}", -1
+    return f"{_id_prefix}{next(_ids):x}", 0
 
 
 @dataclass(slots=True)
@@ -101,6 +133,8 @@ class RequestContext:
         "outgoing",
         "pending",
         "quota_counted",
+        "request_id",
+        "request_id_from",
         "scope",
         "services",
         "session",
@@ -120,6 +154,10 @@ class RequestContext:
         self.version: str | None = None  # the version a versioned API was asked for (or its default)
         # (count, seconds to reset) when the rate limit step already counted the quota in its round trip
         self.quota_counted: tuple[int, float] | None = None
+        # X-Request-ID (`request_id` above): sent upstream, on the answer, in event metas and log lines.
+        self.request_id, self.request_id_from = request_id(scope["headers"])
+        if self.request_id_from < 0:  # the client's unusable one is not forwarded: ours goes instead
+            self.outgoing.drop_header(b"x-request-id")
 
     @property
     def path(self) -> str:
@@ -177,7 +215,9 @@ class RequestContext:
         fire = bus.fire
         for (event, meta), want in zip(self.pending, wanted, strict=True):
             if want:
-                meta = dataclasses.replace(meta, originating_request=wire)
+                meta = dataclasses.replace(meta, originating_request=wire, request_id=self.request_id)
+            else:
+                meta = dataclasses.replace(meta, request_id=self.request_id)
             fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id))
         self.pending.clear()
 
@@ -190,4 +230,4 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-__all__ = ["Outgoing", "RequestContext", "Services"]
+__all__ = ["Outgoing", "RequestContext", "Services", "request_id"]

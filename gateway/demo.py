@@ -91,7 +91,7 @@ def run_demo(conf: str | None, walkthrough: bool = False) -> int:
     except ConfigError as exc:
         print(f"error: {exc}")
         return 2
-    log_mod.setup(cfg.log_level)
+    log_mod.setup(cfg.log_level, cfg.log_format)
     if conf:
         return asyncio.run(_demo(cfg, walkthrough))
     # The packaged example's store folder would sit inside the installed package: the demo keeps its

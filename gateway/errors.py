@@ -55,6 +55,7 @@ class UpstreamError(GatewayError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()  # for the client's error answer (X-Request-ID)
         self.message = message
 
 

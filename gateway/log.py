@@ -2,14 +2,26 @@
 
 `get_logger(room)` gives a stdlib logger under "gateway.<room>"; `redact_key` hides a raw key as Tyk
 does; `Throttle` keeps a repeated warning (a full queue, a down webhook) to one line per interval, and
-can say how many it held back. It decides whether to log, never what a line says.
+can say how many it held back. It decides whether to log, never what a line says. `setup` configures
+the command line's root handler: text, or one JSON object a line (`JsonFormatter`, tyk.conf `log_format`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+# What every LogRecord has: anything else on a record came from `extra=` and is a field of its JSON line.
+# uvicorn adds `color_message` (its message with terminal colours) to its own records: not a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def get_logger(room: str) -> logging.Logger:
@@ -21,12 +33,54 @@ def redact_key(key: str) -> str:
     return "****" + key[-4:] if len(key) > 4 else "--"
 
 
-def setup(level: str = "INFO") -> None:
-    """Configure the root handler once, for the command line (library users keep their own)."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What a log call passed in `extra=` (api_id, event, handler, target, request_id...)."""
+    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS and not k.startswith("_")}
+
+
+class TextFormatter(logging.Formatter):
+    """The text line, with the record's `extra=` fields after it as `name=value`."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)  # the traceback, if any, follows on the next lines
+        return line + "".join(f" {k}={v}" for k, v in fields(record).items())
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, the record's `extra=` fields
+    (api_id, event, handler, target, request_id...), and the traceback as `exception` when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in fields(record).items():
+            out.setdefault(name, value)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exception"] = record.exc_text
+        if record.stack_info:
+            out["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def setup(level: str = "INFO", fmt: str = "") -> None:
+    """Configure the root handler once, for the command line (library users keep their own); `fmt`
+    "json" writes JSON lines. uvicorn's loggers (not configured by it: log_config=None) follow the root."""
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=TEXT_FORMAT)
+    formatter = JsonFormatter() if fmt == "json" else TextFormatter()
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter)
     # httpx logs every webhook request at INFO: delivery outcomes are the bus's to report.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 

@@ -85,13 +85,14 @@ class APIRoute:
             await chain.run(self.chain, ctx)
         except Reject as exc:
             await ctx.flush_events(ctx.outgoing.receive or receive)
-            return exc
+            return Reject(exc.status, exc.message, (*exc.headers, (b"x-request-id", ctx.request_id.encode())))
         if ctx.pending:
             await ctx.flush_events(None)
         spec = self.spec
         target = spec.target_url if self.balancer is None else self.balancer.pick()
         if target is None:  # load balancing with every target down: Tyk's plain-text 503
-            await send({"type": "http.response.start", "status": 503, "headers": balancer.ALL_DOWN_HEADERS})
+            down = (*balancer.ALL_DOWN_HEADERS, (b"x-request-id", ctx.request_id.encode()))
+            await send({"type": "http.response.start", "status": 503, "headers": down})
             await send({"type": "http.response.body", "body": balancer.ALL_DOWN_BODY})
             return None
         request = self._request(ctx, target)
@@ -102,7 +103,8 @@ class APIRoute:
             status = await self.upstream.forward(request, ctx.outgoing.receive or receive, send)
         except UpstreamError as exc:  # both upstream clients end here: the one place to log a failure
             status = exc.status
-            self._log_failure(request, exc)
+            exc.headers = ((b"x-request-id", ctx.request_id.encode()),)  # on the error the app renders
+            self._log_failure(request, exc, ctx.request_id)
             raise
         finally:
             for hook in self.after:  # usually none: an empty loop is all a success costs here
@@ -120,6 +122,8 @@ class APIRoute:
             drop=out.drop,
         )
         headers += out.add
+        if ctx.request_id_from != 1:  # the client's own X-Request-ID is already among its headers
+            headers.append(("x-request-id", ctx.request_id))
         path, query = out.raw_path(scope), out.query_string(scope)
         return ProxyRequest(
             method=scope["method"],
@@ -127,11 +131,11 @@ class APIRoute:
             headers=headers,
             has_body=has_body,
             timeout=self.services.config.proxy_default_timeout,
-            extra_response_headers=self._response_headers(ctx),
+            extra_response_headers=(*self._response_headers(ctx), (b"x-request-id", ctx.request_id.encode())),
             ssl=None if self.upstream_cert is None else self.upstream_cert.upstream_ssl,
         )
 
-    def _log_failure(self, request: ProxyRequest, exc: UpstreamError) -> None:
+    def _log_failure(self, request: ProxyRequest, exc: UpstreamError, request_id: str) -> None:
         """Name the API, the target and the cause, once per host per interval (the app renders the 500)."""
         if exc.status == 499:  # the client left: nothing is wrong upstream
             return
@@ -145,7 +149,10 @@ class APIRoute:
         more = f" ({held} more since the last line)" if held else ""
         spec = self.spec
         cause = _cause(exc, request.timeout)
-        log.warning("API %r (%s): upstream %s failed: %s%s", spec.name, spec.api_id, where, cause, more)
+        fields = {"api_id": spec.api_id, "target": where, "request_id": request_id}
+        log.warning(
+            "API %r (%s): upstream %s failed: %s%s", spec.name, spec.api_id, where, cause, more, extra=fields
+        )
 
     def close(self) -> None:
         """Cancel what the chain runs in the background (breaker reset timers): on reload and stop."""

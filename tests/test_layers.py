@@ -143,6 +143,16 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.identity",
         "gateway.store.base",
     ),
+    # Metrics: the families and the measured route (a kernel APIRoute); app/metered.py wires them.
+    "gateway.observe": (
+        "gateway.observe",
+        "gateway.routing",
+        "gateway.context",
+        "gateway.chain",
+        "gateway.apidef.model",
+        "gateway.upstream.balancer",
+        "gateway.upstream.proxy",
+    ),
     "gateway.examples": (),  # the starter's example handler is user code: it imports nothing of ours
 }
 # Only these may import the composition root.

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.apidef.model import APISpec
-from gateway.app.gateway import _host
+from gateway.app.front import _host
 from gateway.config.model import from_dict
 from gateway.routing import APIRoute, RouteTable
 from gateway.upstream.balancer import DownHosts

@@ -1,9 +1,9 @@
 """The composition root: opens the store, builds and starts the parts, loads APIs and handlers, serves,
 reloads, stops.
 
-`Gateway` is the ASGI app uvicorn runs. Its hot path is raw ASGI: route, chain, proxy, and one
-`except` that renders Tyk's error body; `/tyk/*` and `/hello` go to the Starlette admin app. It is
-the only module that knows every room; nothing imports it but the command line and the test kit.
+`Gateway` is the ASGI app uvicorn runs; its request entry, the hot path, is app/front.py's, and `/tyk/*`
+and `/hello` go to the Starlette admin app. It is the only module that knows every room; nothing imports
+it but the command line and the test kit.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ from typing import Any
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
+from gateway.app.front import Front
+from gateway.app.metered import PATH as METRICS_PATH
+from gateway.app.metered import Metered
 from gateway.app.parts import Parts
 from gateway.certs import tls
 from gateway.certs.store import CertStore
 from gateway.chain.jwt_auth import JWTAuth
 from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
-from gateway.errors import ConfigError, Reject, StoreError, UpstreamError, wants_xml
+from gateway.errors import ConfigError, StoreError
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.identity import policies as policy_files
 from gateway.identity.sessions import SessionStore
@@ -31,14 +34,13 @@ from gateway.log import get_logger
 from gateway.routing import APIRoute, RouteTable
 from gateway.store.base import Store
 from gateway.store.registry import open_store
-from gateway.upstream import paths
 from gateway.upstream.fast import FastUpstream
-from gateway.upstream.proxy import Receive, Scope, Send, Upstream
+from gateway.upstream.proxy import Upstream
 
 log = get_logger("app")
 
 
-class Gateway:
+class Gateway(Front):
     def __init__(
         self, config: Config, *, upstream: Upstream | None = None, clock: Callable[[], float] = time.time
     ) -> None:
@@ -63,6 +65,13 @@ class Gateway:
         # What start opened, closed last-opened-first on stop or on a failed start, whatever got opened.
         self._opened = contextlib.AsyncExitStack()
         self._admin = build_admin(self)
+        # tyk.conf `metrics`: None when off, and then no request does any work for it.
+        self._metered = (
+            Metered(config, lambda: self.parts, lambda: self._table.routes)
+            if config.metrics.enabled
+            else None
+        )
+        self._metrics_path = METRICS_PATH if self._metered is not None else None
 
     @property
     def parts(self) -> Parts:
@@ -99,6 +108,9 @@ class Gateway:
         parts.handlers.start()
         parts.uptime.start()
         await parts.cert_monitor.start()
+        if self._metered is not None:
+            await self._metered.start()
+            self._opened.push_async_callback(self._metered.close)
         self.started = True
         if not cfg.secret:
             log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
@@ -163,9 +175,10 @@ class Gateway:
             kept = [s for s in result.specs if s.api_id not in refused]
             specs = await parts.resolve_certs(kept, self.server_tls)
             built: list[APIRoute] = []
+            make = APIRoute if self._metered is None else self._metered.route
             for spec in [s for s in specs if s.active]:
                 try:
-                    built.append(APIRoute(spec, parts.services, parts.upstream, parts.down_hosts))
+                    built.append(make(spec, parts.services, parts.upstream, parts.down_hosts))
                 except ConfigError as exc:  # a request hook that cannot be loaded: never serve without it
                     log.error("skipped %s: %s", spec.source or spec.api_id, exc)
                     specs = tuple(s for s in specs if s is not spec)
@@ -177,6 +190,13 @@ class Gateway:
             parts.uptime.set_specs(active)
             skipped = len(result.skipped) + len(result.specs) - len(specs)
             log.info("loaded %d APIs (%d skipped), %d policies", len(specs), skipped, len(policies))
+
+    @property
+    def metered(self) -> Metered:
+        """The metrics (tyk.conf `metrics.enabled`)."""
+        if self._metered is None:
+            raise RuntimeError("metrics are off")
+        return self._metered
 
     # -- what the admin API needs (gateway.admin.deps.AdminGateway) ----------------------------
 
@@ -224,88 +244,3 @@ class Gateway:
 
     def fire_system(self, event: str, meta: EventMeta) -> None:
         self.parts.bus.fire(EventMessage(event, meta))
-
-    # -- ASGI ------------------------------------------------------------------------------------
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            # A dot-segment, raw or percent-encoded, shows as "/." once decoded: one `in` for most requests.
-            if "/." in path:
-                cleaned = self._without_dots(scope)
-                if isinstance(cleaned, Reject):
-                    await self._render(scope, send, cleaned)
-                    return
-                scope, path = cleaned, cleaned["path"]
-            if path.startswith("/tyk/") or path == self._hello:
-                await self._admin(scope, receive, send)
-                return
-            route = self._table.match(_host(scope) if self._table.needs_host else "", path)
-            if route is None:
-                await self._render(scope, send, Reject(404, "Not Found"))
-                return
-            try:
-                reject = await route(scope, receive, send)
-            except UpstreamError as exc:
-                reject = Reject(exc.status, exc.message)
-            except Exception:
-                log.exception("unexpected error on %s %s", scope["method"], path)
-                reject = Reject(500, "There was a problem proxying the request")
-            if reject is not None:
-                await self._render(scope, send, reject)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-
-    def _without_dots(self, scope: Scope) -> Scope | Reject:
-        """The request with its dot-segments resolved, routed and forwarded as such; a 400 for one whose
-        `..` climbs out of the listen path it was sent under, so that API's upstream never sees it."""
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        try:
-            clean = paths.remove_dot_segments(raw)
-        except paths.RefusedPath as exc:
-            return Reject(400, exc.message)
-        if clean == raw:  # "/.well-known": no dot-segment after all
-            return scope
-        path = paths.decoded(clean)
-        sent_to = self._table.match(_host(scope) if self._table.needs_host else "", scope["path"])
-        if sent_to is not None and not sent_to.matches(path):
-            return Reject(400, paths.CLIMBS)
-        return {**scope, "path": path, "raw_path": clean}
-
-    async def _render(self, scope: Scope, send: Send, reject: Reject) -> None:
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
-        body, media = self.parts.errors.render(reject.message, wants_xml(content_type))
-        headers = [
-            (b"content-type", media),
-            (b"content-length", str(len(body)).encode()),
-            *self._extra_error_headers,
-            *reject.headers,
-        ]
-        await send({"type": "http.response.start", "status": reject.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.start()
-                except Exception as exc:
-                    log.exception("startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-def _host(scope: Scope) -> str:
-    for key, value in scope["headers"]:
-        if key == b"host":
-            host = str(value.decode("latin-1")).lower()
-            # Drop the port, never part of an IPv6 literal ("[::1]:8080" -> "[::1]", "[::1]" stays).
-            head, colon, port = host.rpartition(":")
-            return head if colon and port.isdigit() and not head.endswith(":") else host
-    return ""

@@ -5,7 +5,8 @@ when one worker exits the others are stopped. A worker whose parent dies (even b
 from the kernel (Linux's parent-death signal; a watchdog thread elsewhere) and shuts down, so the port is
 free for the next start. Each worker builds its own gateway, so the workers share
 state only through the store: Redis is required (the embedded store belongs to one process). Each worker
-takes its own outbox consumer name (`<name>/<n>`), stable across restarts. It must not start an event
+takes its own outbox consumer name (`<name>/<n>`), stable across restarts; with `metrics` on, they count
+into one folder (prometheus-client's multiprocess mode) removed at exit. It must not start an event
 loop or a thread before forking.
 """
 
@@ -15,9 +16,11 @@ import contextlib
 import ctypes
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -26,6 +29,7 @@ from gateway.config.model import Config
 from gateway.delivery.outboxes import consumer_name
 from gateway.errors import ConfigError
 from gateway.log import get_logger
+from gateway.observe.metrics import SHARED_DIR
 
 log = get_logger("workers")
 
@@ -37,6 +41,11 @@ def check(config: Config, workers: int) -> None:
         raise ConfigError(
             "--workers",
             f'{workers} workers need "storage.type": "redis" (the embedded store is one process\'s)',
+        )
+    if workers > 1 and config.metrics.enabled and config.metrics.listen_port:
+        raise ConfigError(  # every worker would bind it: the second could not start
+            "--workers",
+            f'{workers} workers cannot share "metrics.listen_port": scrape /metrics on the listener',
         )
 
 
@@ -81,6 +90,9 @@ def worker_config(config: Config, index: int) -> Config:
 def run(config: Config, workers: int, serve: Callable[[Config, socket.socket], int]) -> int:
     """Fork `workers` processes running `serve(config, socket)`; the exit status is the worst of theirs."""
     sock = bind(config)
+    shared = None
+    if config.metrics.enabled:  # prometheus-client's multiprocess mode: every worker writes its counts here
+        shared = os.environ[SHARED_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
     children: dict[int, int] = {}
     parent = os.getpid()
     for index in range(workers):
@@ -118,4 +130,6 @@ def run(config: Config, workers: int, serve: Callable[[Config, socket.socket], i
         if not stopping:  # a worker died on its own: the rest stop too, so the failure is seen
             log.error("worker %d (pid %d) exited with %d; stopping the others", index, pid, code)
             stop(signal.SIGTERM)
+    if shared is not None:
+        shutil.rmtree(shared, ignore_errors=True)
     return worst

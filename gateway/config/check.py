@@ -24,6 +24,7 @@ OUTBOUND_LISTS = ("outbound.allow", "outbound.deny")  # each entry as config/out
 # Compared lower-cased where Tyk does (log_level); "" is Tyk's own default where listed.
 CHOICES: Mapping[str, tuple[str, ...]] = {
     "log_level": ("", "debug", "info", "warn", "error"),
+    "log_format": ("", "text", "json"),
     "storage.type": ("embedded", "redis"),
     # Tyk's "service" (Dashboard) and "rpc" (MDCB) sources need Tyk's licensed components.
     "policies.policy_source": ("", "file"),
@@ -97,6 +98,14 @@ def check_values(cfg: Any, where: str, env: Mapping[str, str]) -> None:
             raise ConfigError(
                 _source(dotted, where, env), f'key "{dotted}": expected {wanted}, got {show(value)}'
             )
+    port = _get(cfg, "metrics.listen_port")  # 0: no port of its own
+    if not 0 <= port <= 65535:
+        raise ConfigError(
+            _source("metrics.listen_port", where, env),
+            f'key "metrics.listen_port": expected a port 1-65535, or 0 for none, got {port}',
+        )
+    if port and not _get(cfg, "metrics.listen_address"):
+        raise ConfigError(where, 'key "metrics.listen_address": expected an address, such as "127.0.0.1"')
     for dotted in OUTBOUND_LISTS:
         for i, entry in enumerate(_get(cfg, dotted)):
             try:

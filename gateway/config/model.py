@@ -140,6 +140,17 @@ class PoliciesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """Not in Tyk: `metrics`, Prometheus text at /metrics (gateway/observe/). Off by default; on, it is
+    served on the gateway's listener behind the admin secret and, with `listen_port`, also on a port of
+    its own at `listen_address` (loopback by default) without the secret, for a scraper."""
+
+    enabled: bool = False
+    listen_port: int = 0  # 0: no port of its own
+    listen_address: str = "127.0.0.1"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
@@ -177,7 +188,9 @@ class Config:
     uptime_tests: UptimeTestsConfig = field(default_factory=UptimeTestsConfig)
     # Not in Tyk: where webhooks, uptime checks, JWKS and token requests may go (config/outbound.py).
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # not in Tyk: Prometheus /metrics
     log_level: str = "info"
+    log_format: str = ""  # Tyk's: "json" writes one JSON object a line; "" (or "text") the text lines
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.config.model import EventsConfig
 from gateway.events import routes
@@ -30,6 +31,7 @@ class BusStats:
     dropped: int = 0  # pairs refused because the queue was full or the bus stopped
     delivered: int = 0  # handler runs that returned normally
     failed: int = 0  # handler runs that raised or timed out
+    by_type: Counter[str] = field(default_factory=Counter)  # pairs queued, by event name (metrics)
 
 
 class EventBus:
@@ -55,6 +57,10 @@ class EventBus:
         """True when a handler of this event may read its originating request (unknown: it may)."""
         return any(getattr(h, "reads_request", True) for h in self._handlers(api_id, event))
 
+    def depth(self) -> int:
+        """Events queued and not yet taken by a worker."""
+        return self._queue.qsize()
+
     def fire(self, msg: EventMessage) -> int:
         """Queue the event for each of its handlers without waiting; returns how many were queued."""
         handlers = self._handlers(msg.api_id, msg.type)
@@ -77,6 +83,8 @@ class EventBus:
                     self.stats.dropped,
                 )
         self.stats.fired += queued
+        if queued:
+            self.stats.by_type[msg.type] += queued
         return queued
 
     async def start(self) -> None:
@@ -133,6 +141,12 @@ class EventBus:
                         msg.type,
                         str(exc) or type(exc).__name__,
                         self.stats.failed,
+                        extra={
+                            "api_id": msg.api_id,
+                            "event": str(msg.type),
+                            "handler": str(name or handler.kind),
+                            "request_id": msg.meta.request_id,
+                        },
                     )
             finally:
                 self._queue.task_done()

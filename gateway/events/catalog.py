@@ -67,6 +67,8 @@ class EventMeta:
 
     message: str
     originating_request: str = field(default="", kw_only=True)
+    # Not in Tyk: the X-Request-ID of the request that fired it (`.Meta.RequestID`, shown only when set).
+    request_id: str = field(default="", kw_only=True)
     # Tyk's trigger and certificate metas declare snake_case JSON tags; the others use Go names.
     json_snake: ClassVar[bool] = False
     # True for metas of request-caused events: the bus fills originating_request when a handler exists.
@@ -74,16 +76,21 @@ class EventMeta:
 
     def go_fields(self) -> dict[str, Any]:
         """The meta as templates see it (`.Meta.Message`, `.Meta.Path`, ...)."""
-        return {name: getattr(self, attr) for attr, name in _go_names(type(self))}
+        out = {name: getattr(self, attr) for attr, name in _go_names(type(self))}
+        if self.request_id:
+            out["RequestID"] = self.request_id
+        return out
 
     def json_fields(self) -> dict[str, Any]:
         """The meta as Tyk's JSON encoding shows it to JS and Python handlers."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name == "request_id" and not value:
+                continue
             if isinstance(value, datetime):
                 value = value.isoformat()
-            if f.name in ("message", "originating_request") or not self.json_snake:
+            if f.name in ("message", "originating_request", "request_id") or not self.json_snake:
                 out[go_name(f.name)] = value
             else:
                 out[f.name] = value
@@ -206,7 +213,10 @@ class MapMeta(EventMeta):
     values: dict[str, Any] = field(default_factory=dict)
 
     def go_fields(self) -> dict[str, Any]:
-        return {"Message": self.message, "OriginatingRequest": self.originating_request, **self.values}
+        out = {"Message": self.message, "OriginatingRequest": self.originating_request, **self.values}
+        if self.request_id:
+            out["RequestID"] = self.request_id
+        return out
 
     def json_fields(self) -> dict[str, Any]:
         return self.go_fields()
@@ -262,7 +272,8 @@ def _go_names(cls: type) -> tuple[tuple[str, str], ...]:
     """(attribute, Go field name) of a meta class, worked out once per class."""
     found = _GO_NAMES.get(cls)
     if found is None:
-        found = _GO_NAMES[cls] = tuple((f.name, go_name(f.name)) for f in dataclasses.fields(cls))
+        fields = [f for f in dataclasses.fields(cls) if f.name != "request_id"]  # go_fields: only when set
+        found = _GO_NAMES[cls] = tuple((f.name, go_name(f.name)) for f in fields)
     return found
 
 

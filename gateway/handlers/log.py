@@ -38,4 +38,7 @@ class LogHandler:
             key = str(fields["Key"])
             parts.append(f"key={key if self.key_logging else redact_key(key)}")
         parts += [f"{name.lower()}={fields[name]}" for name in ("Org", "Origin", "Path") if fields.get(name)]
-        log.warning("%s:%s%s", self.prefix, msg.type, "".join(" " + p for p in parts))
+        extra = {"api_id": msg.api_id, "event": str(msg.type), "handler": self.kind}
+        if msg.meta.request_id:
+            extra["request_id"] = msg.meta.request_id
+        log.warning("%s:%s%s", self.prefix, msg.type, "".join(" " + p for p in parts), extra=extra)

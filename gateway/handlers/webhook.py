@@ -159,7 +159,7 @@ class WebhookHandler:
                 method=self.method,
                 url=self.url,
                 body=body,
-                headers=tuple(self.headers.items()),
+                headers=self._headers(msg),
                 retry=self.retry,
                 secrets=self.secrets,
                 reservation=reservation,
@@ -168,15 +168,26 @@ class WebhookHandler:
             )
             await self.deps.deliveries.submit(delivery)  # the Deliverer sends it once it is durable
             return
-        await self._send_once(body, reservation, delivery_id)
+        await self._send_once(body, reservation, delivery_id, self._headers(msg))
 
-    async def _send_once(self, body: bytes, reservation: str, delivery_id: str) -> None:
+    def _headers(self, msg: EventMessage) -> tuple[tuple[str, str], ...]:
+        """The handler's headers, plus the X-Request-ID of the request that fired the event (not in
+        Tyk; a header_map that names it wins)."""
+        headers = tuple(self.headers.items())
+        request_id = msg.meta.request_id
+        if request_id and not any(name.lower() == "x-request-id" for name in self.headers):
+            headers += (("X-Request-ID", request_id),)
+        return headers
+
+    async def _send_once(
+        self, body: bytes, reservation: str, delivery_id: str, headers: tuple[tuple[str, str], ...]
+    ) -> None:
         """Tyk's delivery: one request now, in the bus worker (no Deliverer: unit tests)."""
         delivered = False
         try:
             keys = tuple(secret_key(s) for s in self.secrets)
-            headers = [*self.headers.items(), *signature_headers(keys, delivery_id, int(time.time()), body)]
-            response = await self.deps.http.request(self.method, self.url, content=body, headers=headers)
+            signed = [*headers, *signature_headers(keys, delivery_id, int(time.time()), body)]
+            response = await self.deps.http.request(self.method, self.url, content=body, headers=signed)
             if not 200 <= response.status_code < 300:
                 raise HandlerError(f"{self.url} answered {response.status_code}")
             delivered = True
