@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from gateway.observe.tally import TallyHistogram
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
 # prometheus-client's multiprocess mode: --workers sets this folder before forking (app/workers.py).
@@ -51,14 +54,16 @@ class Metrics:
         if self.shared is not None and values.ValueClass is values.MutexValue:
             values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
-        self.duration = Histogram(
+        # One process: plain tallies (no lock per observation); several: the library's shared histograms.
+        histogram = Histogram if self.shared is not None else _tally
+        self.duration = histogram(
             "http_server_request_duration_seconds",
             "Requests to APIs: time from routing to the last byte sent, by API, method and status.",
             ("api_id", "http_request_method", "http_response_status_code"),
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.upstream = Histogram(
+        self.upstream = histogram(
             "http_client_request_duration_seconds",
             "Calls to upstreams: time the proxy step took, by API.",
             ("api_id",),
@@ -85,6 +90,14 @@ class Metrics:
         MultiProcessCollector(merged, path=self.shared)  # type: ignore[no-untyped-call]
         merged.register(self._at_scrape)
         return generate_latest(merged)
+
+
+def _tally(
+    name: str, documentation: str, labelnames: tuple[str, ...], *, buckets: tuple[float, ...], registry: Any
+) -> TallyHistogram:
+    family = TallyHistogram(name, documentation, labelnames, buckets)
+    registry.register(family)
+    return family
 
 
 class _AtScrape:

@@ -1,7 +1,8 @@
 """`MeasuredRoute`: an APIRoute that observes each request once, at the point its status is known.
 
 Owns the per-request cost of metrics: children are cached per route (labels resolved once per API and
-method/status), one histogram observation per request, one more for the upstream call. It is built only
+method/status), one histogram observation per request, one more for the upstream call (timed from the
+upstream request's making to the response hook, with no wrapper around the call). It is built only
 with metrics on (app/metered.py); it must not label by key or path, nor change what the route answers.
 """
 
@@ -21,6 +22,7 @@ from gateway.upstream.balancer import DownHosts
 from gateway.upstream.proxy import ProxyRequest, Receive, Scope, Send, Upstream
 
 _STARTED = "gateway.metrics_started"
+_UPSTREAM = "gateway.metrics_upstream"
 _HANDED_OVER = "gateway.version_base"  # routing's mark on a request a base API handed to a child
 _REASONS = {
     errors.AUTH_FIELD_MISSING: "auth",
@@ -47,23 +49,6 @@ def reason(reject: Reject) -> str:
     return _REASONS.get(reject.message) or _BY_STATUS.get(reject.status, "other")
 
 
-class _TimedUpstream:
-    """The route's upstream, timed: one observation per call."""
-
-    __slots__ = ("_inner", "_observe")
-
-    def __init__(self, inner: Upstream, observe: Any) -> None:
-        self._inner = inner
-        self._observe = observe
-
-    async def forward(self, req: ProxyRequest, receive: Receive, send: Send) -> int:
-        began = perf_counter()
-        try:
-            return await self._inner.forward(req, receive, send)
-        finally:
-            self._observe(perf_counter() - began)
-
-
 class _Done:
     """The last response hook: the proxied request's status and total time."""
 
@@ -73,21 +58,23 @@ class _Done:
         self._route = route
 
     def on_response(self, ctx: RequestContext, status: int | None) -> None:
+        scope = ctx.scope
+        self._route.upstream_time.observe(perf_counter() - scope[_UPSTREAM])
         if status is not None:  # None: abandoned (the app answers 500, counted by the route)
-            self._route.observe(ctx.scope, status)
+            self._route.observe(scope, status)
 
     def close(self) -> None:
         pass
 
 
 class MeasuredRoute(APIRoute):
-    __slots__ = ("_metrics", "_seen", "_why")
+    __slots__ = ("_metrics", "_seen", "_why", "upstream_time")
 
     def __init__(
         self, spec: APISpec, services: Services, upstream: Upstream, down: DownHosts, metrics: Metrics
     ) -> None:
-        timed = _TimedUpstream(upstream, metrics.upstream.labels(spec.api_id).observe)
-        super().__init__(spec, services, timed, down)
+        super().__init__(spec, services, upstream, down)
+        self.upstream_time = metrics.upstream.labels(spec.api_id)
         self._metrics = metrics
         self._seen: dict[tuple[str, int], Any] = {}  # (method, status) -> the histogram's child
         self._why: dict[str, Any] = {}  # reason -> the rejection counter's child
@@ -110,6 +97,11 @@ class MeasuredRoute(APIRoute):
                 counter = self._why[why] = self._metrics.rejections.labels(self.spec.api_id, why)
             counter.inc()
         return reject
+
+    def _request(self, ctx: RequestContext, target: str) -> ProxyRequest:
+        # Made just before the upstream call: the upstream's time runs from here to the response hook.
+        ctx.scope[_UPSTREAM] = perf_counter()
+        return APIRoute._request(self, ctx, target)
 
     def observe(self, scope: Scope, status: int) -> None:
         key = (method_class(scope["method"]), status)  # a client's made-up method is "_OTHER"
