@@ -8,6 +8,7 @@ sets what it reads and starts and stops what it serves.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 
 from gateway.app.metered import Metered
@@ -23,9 +24,9 @@ log = get_logger("app")
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class Front:
-    """What the Gateway serves requests with; the Gateway sets these and defines `parts`, `metered`,
-    `start` and `stop`."""
+class Front(ABC):
+    """What the Gateway serves requests with; the Gateway sets the attributes below and implements
+    `parts`, `metered`, `start` and `stop`."""
 
     _table: RouteTable
     _admin: ASGIApp
@@ -34,18 +35,18 @@ class Front:
     _extra_error_headers: list[tuple[bytes, bytes]]
 
     @property
-    def parts(self) -> Parts:
-        raise NotImplementedError
+    @abstractmethod
+    def parts(self) -> Parts: ...
 
     @property
-    def metered(self) -> Metered:
-        raise NotImplementedError
+    @abstractmethod
+    def metered(self) -> Metered: ...
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def start(self) -> None: ...
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def stop(self) -> None: ...
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
