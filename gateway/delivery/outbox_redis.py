@@ -7,12 +7,15 @@ new entries (XREADGROUP `>`, blocking briefly); `finish` is XACK plus XDEL. Whic
 heartbeat, strays, takeovers) is outbox_claims.py's. New entries are shared out between the gateways:
 each is read by one of them; one key holds both (a cluster needs no tag), and an entry a failover gives
 back after we finished it is finished again, not sent. It uses the store's client (owned and closed by
-the RedisStore) and turns every redis-py error into a StoreError.
+the RedisStore) and turns every redis-py error into a StoreError. Entries added lately are remembered: a
+master that is replaced loses what was written to it after its replica's promotion (replication is
+asynchronous), so after a switch those the new master lacks are added again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,8 +37,12 @@ GROUP = "gateway"
 FIELD = "delivery"
 # A `take` blocks at most this long on Redis (and at most half the client's socket timeout).
 MAX_BLOCK = 1.0
-# Delivery ids finished lately, remembered against a failover that loses the finish (XACK and XDEL).
+# Delivery ids finished lately, remembered against a failover that loses the finish (XACK, XDEL).
 FINISHED_KEPT = 10_000
+# Entries added in this many seconds before a switch is seen (at most RECENT_KEPT) are looked for on the
+# new master: a switch is seen within seconds of the promotion (+switch-master, or a check every 5 s).
+RECENT_SECONDS = 30.0
+RECENT_KEPT = 10_000
 
 T = TypeVar("T")
 
@@ -69,6 +76,7 @@ class RedisOutbox:
         self._max_block = min(MAX_BLOCK, float(timeout or 2 * MAX_BLOCK) / 2)
         self._taken: dict[str, str] = {}  # delivery id -> stream entry id, handed out and not finished
         self._finished: OrderedDict[str, None] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[float, str, Delivery]] = OrderedDict()  # id -> when, entry
         self._own_cursor: str | None = "0"  # replaying our own unfinished entries until None
         # The store's count of master switches: after one, our pending list on the new master may hold
         # entries we finished on the old one (replicated before their finish), so it is read again.
@@ -82,7 +90,10 @@ class RedisOutbox:
         self._closed = False
 
     async def add(self, delivery: Delivery) -> None:
-        await self._call(lambda: self._client.xadd(self.stream, {FIELD: self._codec.dumps(delivery)}))
+        entry = await self._call(lambda: self._client.xadd(self.stream, {FIELD: self._codec.dumps(delivery)}))
+        self._recent[delivery.id] = (time.monotonic(), str(entry), delivery)  # until finished here
+        if len(self._recent) > RECENT_KEPT:  # the age is looked at after a switch
+            self._recent.popitem(last=False)
 
     async def take(self, count: int, wait: float) -> list[Delivery]:
         if self._closed:
@@ -92,6 +103,7 @@ class RedisOutbox:
 
     async def _take(self, count: int, wait: float) -> list[Delivery]:
         if self._failovers_seen != (seen := self._failovers()):
+            await self._add_lost()  # first: a failure here leaves the switch to be handled again
             self._failovers_seen, self._own_cursor = seen, "0"
         if self._own_cursor is not None:
             cursor = self._own_cursor
@@ -106,6 +118,7 @@ class RedisOutbox:
         return await self._accept(await self._read({self.stream: ">"}, count, block))
 
     async def finish(self, delivery_id: str) -> None:
+        self._recent.pop(delivery_id, None)
         entry = self._taken.get(delivery_id)
         if entry is not None:
             self._finished[delivery_id] = None
@@ -161,6 +174,32 @@ class RedisOutbox:
         # our pending list, which meets this entry again.
         with contextlib.suppress(StoreError):
             await self._remove(entry)
+
+    async def _add_lost(self) -> None:
+        """After a master switch: add again the entries we added lately, and have not taken or sent, that
+        the new master lacks. One another gateway sent just before the switch is sent again, with the
+        same webhook-id: at least once, as every outbox promises."""
+        since = time.monotonic() - RECENT_SECONDS
+        suspects = [
+            (entry, delivery)
+            for when, entry, delivery in self._recent.values()
+            if when >= since and delivery.id not in self._taken
+        ]
+        if not suspects:
+            return
+
+        async def lookup() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for entry, _ in suspects:
+                    pipe.xrange(self.stream, entry, entry)
+                return list(await pipe.execute())
+
+        found = await self._call(lookup)
+        lost = [delivery for (_, delivery), hit in zip(suspects, found, strict=True) if not hit]
+        for delivery in lost:
+            await self.add(delivery)
+        if lost:
+            log.warning("outbox %s: %d added again: the new master lacked them", self.stream, len(lost))
 
     def _replay(self) -> None:
         """Read our own pending list again from its start, at the next take."""
