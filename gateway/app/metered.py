@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Callable, Iterable
 
 from gateway.apidef.model import APISpec
@@ -53,18 +54,28 @@ class Metered:
                 if isinstance(step, CircuitBreaker):
                     tripped = sum(1 for *_, breaker in step.entries if breaker.tripped)
                     breakers[route.spec.api_id] = breakers.get(route.spec.api_id, 0) + tripped
+        last = self.metrics.readings
+        backlog, age, latency = last.outbox_backlog, last.outbox_oldest_age, None
         try:
+            began = time.perf_counter()
+            if await parts.store.ping():
+                latency = time.perf_counter() - began
             backlog = await parts.handlers.outbox.backlog()
-        except Exception:  # the store is down: the last value stands, the rest still serve
-            backlog = self.metrics.readings.outbox_backlog
-        totals = parts.handlers.delivery_log.totals
+            oldest = await parts.handlers.outbox.oldest()
+            age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
+        except Exception:  # the store is down: the last values stand, the rest still serve
+            pass
+        log_ = parts.handlers.delivery_log
         return Readings(
             queue_depth=parts.bus.depth(),
             outbox_backlog=backlog,
+            outbox_oldest_age=age,
+            store_latency=latency,
             hosts_down=len(parts.down_hosts.hosts),
             breakers_open=breakers,
             events=dict(parts.bus.stats.by_type),
-            deliveries={name: totals[key] for key, name in _OUTCOMES.items()},
+            deliveries={name: log_.totals[key] for key, name in _OUTCOMES.items()},
+            attempts=dict(log_.attempts),
         )
 
     async def text(self) -> bytes:

@@ -40,8 +40,11 @@ class DeliveryLog:
         self._by_handler: dict[tuple[str, str], deque[Attempt]] = {}
         # Deliveries by final outcome ("delivered", "given up", "gone") since start, kept at any size.
         self.totals: Counter[str] = Counter()
+        # Attempts since start by result: "success" (a 2xx) or "failure" (anything else, or no answer).
+        self.attempts: Counter[str] = Counter()
 
     def record(self, attempt: Attempt) -> None:
+        self.attempts["failure" if attempt.error else "success"] += 1
         if attempt.outcome in ("delivered", "gone"):  # "gone" here: refused before any request
             self.totals[attempt.outcome] += 1
         if self._size <= 0:

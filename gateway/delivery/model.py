@@ -118,6 +118,11 @@ class Outbox(Protocol):
         """Deliveries added and not yet finished (on Redis, by any gateway): 0 when all are done."""
         ...
 
+    async def oldest(self) -> float | None:
+        """Unix time the oldest delivery not yet finished was added (on Redis, by any gateway); None
+        when there is none."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -60,6 +60,10 @@ class MemoryOutbox:
         """Deliveries added and not finished (taken or not)."""
         return len(self._pending)
 
+    async def oldest(self) -> float | None:
+        first = next(iter(self._pending.values()), None)  # a dict keeps the order they were added in
+        return first.accepted if first is not None else None
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -1,15 +1,9 @@
 """The Redis store's outbox: a Redis Stream with one consumer group that every gateway on the Redis joins.
 
-`add` is XADD; `take` reads, in order, this consumer's own unfinished entries (a previous run with the
-same consumer name took them and died, or a read whose reply was lost handed them to us: read again at
-once after any failed command), entries idle past `outbox_claim_idle` in a dead consumer's hands, then
-new entries (XREADGROUP `>`, blocking briefly); `finish` is XACK plus XDEL. Which entry is whose (the
-heartbeat, strays, takeovers) is outbox_claims.py's. New entries are shared out between the gateways:
-each is read by one of them; one key holds both (a cluster needs no tag), and an entry a failover gives
-back after we finished it is finished again, not sent. It uses the store's client (owned and closed by
-the RedisStore) and turns every redis-py error into a StoreError. Entries added lately are remembered: a
-master that is replaced loses what was written to it after its replica's promotion (replication is
-asynchronous), so after a switch those the new master lacks are added again.
+`add` is XADD; `take` reads this consumer's own unfinished entries (read again after any failed command),
+then entries a dead consumer left idle past `outbox_claim_idle` (outbox_claims.py), then new ones; `finish`
+is XACK plus XDEL. After a master switch, a finish the new master lacks is done again, an add it lacks is
+added again. It uses the store's client (the RedisStore closes it); every redis-py error is a StoreError.
 """
 
 from __future__ import annotations
@@ -132,6 +126,10 @@ class RedisOutbox:
     async def backlog(self) -> int:
         """Entries added and not finished, by any gateway."""
         return int(await self._call(lambda: self._client.xlen(self.stream)))
+
+    async def oldest(self) -> float | None:
+        first = await self._call(lambda: self._client.xrange(self.stream, count=1))  # finished: deleted
+        return int(str(first[0][0]).split("-")[0]) / 1000 if first else None  # the id is its add time
 
     async def close(self) -> None:
         # The client belongs to the RedisStore, which closes it. Entries taken and not finished stay

@@ -38,10 +38,13 @@ class Readings:
 
     queue_depth: int = 0  # events waiting for a bus worker
     outbox_backlog: int = 0  # webhook deliveries written and not yet done
+    outbox_oldest_age: float = 0.0  # seconds since the oldest of them was added; 0 with none
+    store_latency: float | None = None  # seconds one PING to the store took at scrape; None: no answer
     hosts_down: int = 0  # upstream hosts the uptime checker marks down
     breakers_open: Mapping[str, int] = field(default_factory=dict)  # api_id -> breakers tripped
     events: Mapping[str, int] = field(default_factory=dict)  # event name -> handler runs queued
     deliveries: Mapping[str, int] = field(default_factory=dict)  # outcome -> webhook deliveries
+    attempts: Mapping[str, int] = field(default_factory=dict)  # result -> webhook attempts
 
 
 class Metrics:
@@ -120,6 +123,17 @@ class _AtScrape:
             r.outbox_backlog,
         )
         yield GaugeMetricFamily(
+            "tyk_gateway_webhook_outbox_oldest_age_seconds",
+            "Seconds since the oldest webhook delivery not yet done was added; 0 when there is none.",
+            r.outbox_oldest_age,
+        )
+        if r.store_latency is not None:  # absent while the store does not answer: no made-up value
+            yield GaugeMetricFamily(
+                "tyk_gateway_store_roundtrip_seconds",
+                "Seconds one PING to the store took, measured at this scrape.",
+                r.store_latency,
+            )
+        yield GaugeMetricFamily(
             "tyk_gateway_upstream_hosts_down", "Upstream hosts marked down.", r.hosts_down
         )
         breakers = GaugeMetricFamily(
@@ -140,3 +154,9 @@ class _AtScrape:
         for outcome, n in sorted(r.deliveries.items()):
             deliveries.add_metric((outcome,), n)
         yield deliveries
+        attempts = CounterMetricFamily(
+            "tyk_gateway_webhook_attempts", "Webhook attempts made, by result.", labels=("result",)
+        )
+        for result, n in sorted(r.attempts.items()):
+            attempts.add_metric((result,), n)
+        yield attempts

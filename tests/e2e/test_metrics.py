@@ -96,6 +96,10 @@ async def test_metrics_match_the_traffic(tmp_path: Path) -> None:
             assert value(found, "tyk_gateway_event_queue_depth") == 0
             assert value(found, "tyk_gateway_webhook_outbox_backlog") == 0
             assert value(found, "tyk_gateway_upstream_hosts_down") == 0
+            assert value(found, "tyk_gateway_webhook_attempts_total", result="success") == 1
+            assert value(found, "tyk_gateway_webhook_attempts_total", result="failure") == 0
+            assert value(found, "tyk_gateway_webhook_outbox_oldest_age_seconds") == 0
+            assert 0 < value(found, "tyk_gateway_store_roundtrip_seconds") < 5
             # Neither the key nor the path is a label.
             assert key not in scraped.text and "/met/x" not in scraped.text
 
@@ -156,3 +160,33 @@ async def test_a_request_handed_to_a_child_version_is_counted_once(tmp_path: Pat
     assert value(found, "tyk_gateway_rejections_total", api_id="base", reason="version") == 1
     total = sum(v for (name, _), v in found.items() if name == req)
     assert total == 3
+
+
+async def test_a_failing_receiver_shows_in_attempts_and_the_oldest_pending_age(
+    tmp_path: Path, store_config: dict[str, Any]
+) -> None:
+    """The receiver answers 500: each attempt is a failure, and the delivery waiting for its next attempt
+    is the outbox's oldest, its age growing; on Redis the age is read from the stream entry's id."""
+    recorder = WebhookRecorder(status=500)
+    retry = {"retry_base_delay": 30, "retry_max_delay": 30}
+    config = {**store_config, "metrics": {"enabled": True}, "events": retry}
+    failures = "tyk_gateway_webhook_attempts_total"
+
+    async def scrape(gw: RunningGateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return samples((await gw.client.get("/metrics", headers=gw.admin_headers)).text)
+
+    async with await serve(echo_app) as upstream, await serve(recorder) as hook:
+        async with run_gateway(tmp_path, apis=[api(upstream.url, hook.url + "/hook")], config=config) as gw:
+            key = await new_key(gw)
+            for _ in range(3):
+                await gw.client.get("/met/x", headers={"Authorization": key})
+            await recorder.wait_for(1)
+            deadline = asyncio.get_running_loop().time() + 10
+            while value(first := await scrape(gw), failures, result="failure") < 1:
+                assert asyncio.get_running_loop().time() < deadline, "the failed attempt was not counted"
+            then = await scrape(gw)
+    age = "tyk_gateway_webhook_outbox_oldest_age_seconds"
+    assert value(then, failures, result="failure") == 1
+    assert value(then, failures, result="success") == 0
+    assert value(then, "tyk_gateway_webhook_outbox_backlog") == 1
+    assert 0 < value(first, age) <= value(then, age) < 30
