@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -131,6 +132,13 @@ class Sender:
                 attempt,
                 target(delivery.method, delivery.url),
                 error or status,
+                extra={  # the JSON line's fields (log_format "json"); the target without its query
+                    "api_id": delivery.api_id,
+                    "event": delivery.event,
+                    "handler": delivery.handler,
+                    "target_host": urlsplit(delivery.url).hostname or "",
+                    "webhook_id": delivery.id,
+                },
             )
 
     def _record(

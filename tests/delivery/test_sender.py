@@ -6,6 +6,7 @@ injected sleep, never slept."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -165,11 +166,20 @@ async def test_delivery_log_records_each_attempt_without_the_query() -> None:
     assert attempts[0]["target"].endswith("/hook")
 
 
-async def test_delivery_log_marks_a_given_up_delivery() -> None:
+async def test_delivery_log_marks_a_given_up_delivery(caplog: pytest.LogCaptureFixture) -> None:
     log = DeliveryLog(10)
-    assert not await send(WebhookRecorder(status=404), Clock(), log)
+    with caplog.at_level(logging.WARNING, logger="gateway.delivery"):
+        assert not await send(WebhookRecorder(status=404), Clock(), log)
     (only,) = log.entries()
     assert only["outcome"] == "given up" and only["error"] == "answered 404"
+    # The warning carries the fields a JSON log line shows (log_format "json").
+    (line,) = [r for r in caplog.records if "given up" in r.getMessage()]
+    assert (line.api_id, line.event, line.handler, line.target_host) == (  # type: ignore[attr-defined]
+        only["api_id"],
+        only["event"],
+        only["handler"],
+        "127.0.0.1",
+    )
 
 
 def test_delivery_log_keeps_the_last_n_per_handler() -> None:
