@@ -18,7 +18,8 @@ from gateway.chain.circuit_breaker import CircuitBreaker
 from gateway.config.model import Config
 from gateway.context import Services
 from gateway.log import get_logger
-from gateway.observe.metrics import CONTENT_TYPE, Metrics, Readings
+from gateway.observe.metrics import CONTENT_TYPE, Metrics
+from gateway.observe.readings import PUBLISH_EVERY, Readings
 from gateway.observe.route import MeasuredRoute
 from gateway.routing import APIRoute
 from gateway.upstream.balancer import DownHosts
@@ -42,11 +43,13 @@ class Metered:
         self._parts = parts
         self._routes = routes
         self._server: asyncio.Server | None = None
+        self._publisher: asyncio.Task[None] | None = None
 
     def route(self, spec: APISpec, services: Services, upstream: Upstream, down: DownHosts) -> APIRoute:
         return MeasuredRoute(spec, services, upstream, down, self.metrics)
 
-    async def readings(self) -> Readings:
+    def own(self) -> Readings:
+        """This process's readings: what its bus, breakers, host checker and delivery log hold."""
         parts = self._parts()
         breakers: dict[str, int] = {}
         for route in self._routes():
@@ -54,29 +57,31 @@ class Metered:
                 if isinstance(step, CircuitBreaker):
                     tripped = sum(1 for *_, breaker in step.entries if breaker.tripped)
                     breakers[route.spec.api_id] = breakers.get(route.spec.api_id, 0) + tripped
-        last = self.metrics.readings
-        backlog, age, latency = last.outbox_backlog, last.outbox_oldest_age, None
-        try:
-            began = time.perf_counter()
-            if await parts.store.ping():
-                latency = time.perf_counter() - began
-            backlog = await parts.handlers.outbox.backlog()
-            oldest = await parts.handlers.outbox.oldest()
-            age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
-        except Exception:  # the store is down: the last values stand, the rest still serve
-            pass
         log_ = parts.handlers.delivery_log
         return Readings(
             queue_depth=parts.bus.depth(),
-            outbox_backlog=backlog,
-            outbox_oldest_age=age,
-            store_latency=latency,
             hosts_down=len(parts.down_hosts.hosts),
             breakers_open=breakers,
             events=dict(parts.bus.stats.by_type),
             deliveries={name: log_.totals[key] for key, name in _OUTCOMES.items()},
             attempts=dict(log_.attempts),
         )
+
+    async def readings(self) -> Readings:
+        """Ours, and the shared store's: the outbox's backlog and oldest age, one PING's round trip."""
+        parts, now = self._parts(), self.own()
+        last = self.metrics.readings
+        now.outbox_backlog, now.outbox_oldest_age = last.outbox_backlog, last.outbox_oldest_age
+        try:
+            began = time.perf_counter()
+            if await parts.store.ping():
+                now.store_latency = time.perf_counter() - began
+            now.outbox_backlog = await parts.handlers.outbox.backlog()
+            oldest = await parts.handlers.outbox.oldest()
+            now.outbox_oldest_age = max(0.0, time.time() - oldest) if oldest is not None else 0.0
+        except Exception:  # the store is down: the last values stand, the rest still serve
+            pass
+        return now
 
     async def text(self) -> bytes:
         return self.metrics.render(await self.readings())
@@ -90,14 +95,30 @@ class Metered:
         await _answer(send, 200, CONTENT_TYPE, await self.text())
 
     async def start(self) -> None:
-        """The port of its own (`metrics.listen_port`), without the secret; none when it is 0."""
+        """The port of its own (`metrics.listen_port`), without the secret; none when it is 0. With
+        several workers, this one's readings copied to the shared files every second."""
+        if self.metrics.published is not None:
+            self._publisher = asyncio.get_running_loop().create_task(self._publish(), name="metrics-publish")
         if self._config.listen_port:
             self._server = await asyncio.start_server(
                 self._client, self._config.listen_address, self._config.listen_port
             )
             log.info("metrics on http://%s:%d%s", self._config.listen_address, self._config.listen_port, PATH)
 
+    async def _publish(self) -> None:
+        assert self.metrics.published is not None
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY)  # a period, not a wait for a result
+            try:
+                self.metrics.published.publish(self.own())
+            except Exception:  # a reading failed this time: the next period tries again
+                log.exception("metrics: publishing this worker's readings failed")
+
     async def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.cancel()
+            await asyncio.gather(self._publisher, return_exceptions=True)
+            self._publisher = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -8,15 +8,13 @@ name), never a key or a raw path. It must not read the gateway's parts: app/mete
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from gateway.observe.readings import AtScrape, Published, Readings
 from gateway.observe.tally import TallyHistogram
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST.encode()
@@ -30,21 +28,6 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
 
 def method_class(method: str) -> str:
     return method if method in METHODS else "_OTHER"
-
-
-@dataclass(slots=True)
-class Readings:
-    """What the gateway holds at scrape time (read then, never counted per request)."""
-
-    queue_depth: int = 0  # events waiting for a bus worker
-    outbox_backlog: int = 0  # webhook deliveries written and not yet done
-    outbox_oldest_age: float = 0.0  # seconds since the oldest of them was added; 0 with none
-    store_latency: float | None = None  # seconds one PING to the store took at scrape; None: no answer
-    hosts_down: int = 0  # upstream hosts the uptime checker marks down
-    breakers_open: Mapping[str, int] = field(default_factory=dict)  # api_id -> breakers tripped
-    events: Mapping[str, int] = field(default_factory=dict)  # event name -> handler runs queued
-    deliveries: Mapping[str, int] = field(default_factory=dict)  # outcome -> webhook deliveries
-    attempts: Mapping[str, int] = field(default_factory=dict)  # result -> webhook attempts
 
 
 class Metrics:
@@ -79,14 +62,22 @@ class Metrics:
             ("api_id", "reason"),
             registry=self.registry,
         )
-        self.readings = Readings()
-        self._at_scrape = _AtScrape(self)
+        self._at_scrape = AtScrape(own=self.shared is None)
         self.registry.register(self._at_scrape)
+        # Several workers: each copies its own readings into the shared files (readings.py).
+        self.published = Published() if self.shared is not None else None
+
+    @property
+    def readings(self) -> Readings:
+        """The readings the last scrape rendered."""
+        return self._at_scrape.readings
 
     def render(self, readings: Readings) -> bytes:
-        """The Prometheus text format, with the gauges read from `readings`; with several workers, the
-        request families summed over all of them, the rest this worker's."""
-        self.readings = readings
+        """The Prometheus text format, with the families read from `readings`; with several workers,
+        each family summed over all of them (those of the shared store read by this one)."""
+        self._at_scrape.readings = readings
+        if self.published is not None:
+            self.published.publish(readings)
         if self.shared is None:
             return generate_latest(self.registry)
         merged = CollectorRegistry(auto_describe=True)
@@ -101,62 +92,3 @@ def _tally(
     family = TallyHistogram(name, documentation, labelnames, buckets)
     registry.register(family)
     return family
-
-
-class _AtScrape:
-    """The families read at scrape time from the last `Readings`."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def describe(self) -> list[Metric]:
-        return []  # nothing to check for clashes: these names are only made here
-
-    def collect(self) -> Iterator[Metric]:
-        r = self._metrics.readings
-        yield GaugeMetricFamily(
-            "tyk_gateway_event_queue_depth", "Events waiting for a bus worker.", r.queue_depth
-        )
-        yield GaugeMetricFamily(
-            "tyk_gateway_webhook_outbox_backlog",
-            "Webhook deliveries in the outbox, not yet done.",
-            r.outbox_backlog,
-        )
-        yield GaugeMetricFamily(
-            "tyk_gateway_webhook_outbox_oldest_age_seconds",
-            "Seconds since the oldest webhook delivery not yet done was added; 0 when there is none.",
-            r.outbox_oldest_age,
-        )
-        if r.store_latency is not None:  # absent while the store does not answer: no made-up value
-            yield GaugeMetricFamily(
-                "tyk_gateway_store_roundtrip_seconds",
-                "Seconds one PING to the store took, measured at this scrape.",
-                r.store_latency,
-            )
-        yield GaugeMetricFamily(
-            "tyk_gateway_upstream_hosts_down", "Upstream hosts marked down.", r.hosts_down
-        )
-        breakers = GaugeMetricFamily(
-            "tyk_gateway_circuit_breakers_open", "Circuit breakers tripped, by API.", labels=("api_id",)
-        )
-        for api_id, n in sorted(r.breakers_open.items()):
-            breakers.add_metric((api_id,), n)
-        yield breakers
-        events = CounterMetricFamily(
-            "tyk_gateway_events", "Events queued for a handler, by event name.", labels=("event",)
-        )
-        for name, n in sorted(r.events.items()):
-            events.add_metric((name,), n)
-        yield events
-        deliveries = CounterMetricFamily(
-            "tyk_gateway_webhook_deliveries", "Webhook deliveries finished, by outcome.", labels=("outcome",)
-        )
-        for outcome, n in sorted(r.deliveries.items()):
-            deliveries.add_metric((outcome,), n)
-        yield deliveries
-        attempts = CounterMetricFamily(
-            "tyk_gateway_webhook_attempts", "Webhook attempts made, by result.", labels=("result",)
-        )
-        for result, n in sorted(r.attempts.items()):
-            attempts.add_metric((result,), n)
-        yield attempts

@@ -26,6 +26,15 @@ def keyless(upstream: str) -> dict[str, Any]:
     return {"api_id": "open", "org_id": "org1", "name": "open", "use_keyless": True, "proxy": proxy}
 
 
+def limited(upstream: str) -> dict[str, Any]:
+    """One request a minute for the whole API (shared on Redis): each refusal fires RatelimitExceeded."""
+    api = {**keyless(upstream), "api_id": "lim", "name": "lim", "global_rate_limit": {"rate": 1, "per": 60}}
+    api["proxy"] = {**api["proxy"], "listen_path": "/lim/"}
+    log_handler = {"handler_name": "eh_log_handler", "handler_meta": {"prefix": "seen"}}
+    api["event_handlers"] = {"events": {"RatelimitExceeded": [log_handler]}}
+    return api
+
+
 def metric_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("gateway-metrics-*"))
 
@@ -58,6 +67,7 @@ async def test_two_workers_report_their_requests_together(
     out = tmp_path / "gateway.log"
     async with await serve(echo_app) as upstream:
         (tmp_path / "apps" / "open.json").write_text(json.dumps(keyless(upstream.url)))
+        (tmp_path / "apps" / "lim.json").write_text(json.dumps(limited(upstream.url)))
         with out.open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "--conf", str(conf), "--workers", "2"],
@@ -78,7 +88,25 @@ async def test_two_workers_report_their_requests_together(
                 for _ in range(10):  # a new connection each time: whichever worker accepts it answers
                     async with httpx.AsyncClient() as fresh:
                         assert (await fresh.get(url + "/open/x")).status_code == 200
-                for _ in range(4):  # every scrape, whichever worker answers it, sees all ten
+                limits = []
+                for _ in range(6):
+                    async with httpx.AsyncClient() as fresh:
+                        limits.append((await fresh.get(url + "/lim/x")).status_code)
+                assert sorted(limits) == [200] + [429] * 5
+
+                async def scrape() -> dict[Any, float]:
+                    async with httpx.AsyncClient() as fresh:
+                        reply = await fresh.get(url + "/metrics", headers={"x-tyk-authorization": SECRET})
+                    assert reply.status_code == 200
+                    return samples(reply.text)
+
+                # Events are counted by the worker that fired them, copied to the shared files each second.
+                events = ("tyk_gateway_events_total", {"event": "RatelimitExceeded"})
+                deadline = asyncio.get_running_loop().time() + 10
+                while value(await scrape(), events[0], **events[1]) < 5:
+                    assert asyncio.get_running_loop().time() < deadline, "the events were not summed"
+                for _ in range(4):  # every scrape, whichever worker answers it, sees all ten and all five
+                    assert value(await scrape(), events[0], **events[1]) == 5
                     async with httpx.AsyncClient() as fresh:
                         reply = await fresh.get(url + "/metrics", headers={"x-tyk-authorization": SECRET})
                     assert reply.status_code == 200
