@@ -59,7 +59,9 @@ class _Done:
 
     def on_response(self, ctx: RequestContext, status: int | None) -> None:
         scope = ctx.scope
-        self._route.upstream_time.observe(perf_counter() - scope[_UPSTREAM])
+        upstream = scope[_UPSTREAM]
+        self._route.gateway_time.observe(upstream - scope[_STARTED])
+        self._route.upstream_time.observe(perf_counter() - upstream)
         if status is not None:  # None: abandoned (the app answers 500, counted by the route)
             self._route.observe(scope, status)
 
@@ -68,13 +70,14 @@ class _Done:
 
 
 class MeasuredRoute(APIRoute):
-    __slots__ = ("_metrics", "_seen", "_why", "upstream_time")
+    __slots__ = ("_metrics", "_seen", "_why", "gateway_time", "upstream_time")
 
     def __init__(
         self, spec: APISpec, services: Services, upstream: Upstream, down: DownHosts, metrics: Metrics
     ) -> None:
         super().__init__(spec, services, upstream, down)
         self.upstream_time = metrics.upstream.labels(spec.api_id)
+        self.gateway_time = metrics.gateway.labels(spec.api_id)
         self._metrics = metrics
         self._seen: dict[tuple[str, int], Any] = {}  # (method, status) -> the histogram's child
         self._why: dict[str, Any] = {}  # reason -> the rejection counter's child

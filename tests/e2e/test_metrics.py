@@ -88,6 +88,15 @@ async def test_metrics_match_the_traffic(tmp_path: Path) -> None:
                 == 1
             )
             assert value(found, "http_client_request_duration_seconds_count", api_id="met") == 2
+            assert value(found, "tyk_gateway_request_gateway_duration_seconds_count", api_id="met") == 2
+            own = value(found, "tyk_gateway_request_gateway_duration_seconds_sum", api_id="met")
+            total = sum(
+                v
+                for (name, labels), v in found.items()
+                if name == "http_server_request_duration_seconds_sum"
+                and ("http_response_status_code", "200") in labels
+            )
+            assert 0 < own < total  # the gateway's share of the proxied requests' time
             assert value(found, "tyk_gateway_rejections_total", api_id="met", reason="rate") == 1
             assert value(found, "tyk_gateway_rejections_total", api_id="met", reason="auth") == 2
             assert value(found, "tyk_gateway_events_total", event="RatelimitExceeded") == 1
