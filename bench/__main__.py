@@ -21,7 +21,17 @@ from pathlib import Path
 
 from bench import wrk
 from bench.procs import Procs, group_cpu_seconds, group_peak_rss_mb, port_in_use, wait_port, wait_ready
-from bench.scenarios import REDIS_PORT, UPSTREAM, Target, anchors, gateway_targets, nginx_argv, redis_argv
+from bench.scenarios import (
+    REDIS_PORT,
+    TRACES_DOWN_PORT,
+    UPSTREAM,
+    Target,
+    anchors,
+    gateway_targets,
+    nginx_argv,
+    redis_argv,
+    traced_targets,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -48,6 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="one round of 1 s per target, no warm-up")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--json", type=Path, help="also write every run and the summary here")
+    parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="also S1 and S2 with tyk.conf opentelemetry on (the collector down), each against its twin",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="PREFIX",
+        help="only the gateway targets whose names start so (e.g. S1 S2); the anchors always run",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.runs, args.duration, args.warmup = 1, 1.0, 0.0
@@ -65,8 +86,13 @@ def main(argv: list[str] | None = None) -> int:
         return ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
 
     # The smoke run keeps S6's thousand APIs but makes fewer keys: 10,000 REST calls take a while.
-    targets = [*anchors(HERE / "nginx", run_dir), *gateway_targets(run_dir, 200 if args.smoke else 10_000)]
-    for port in {18000, REDIS_PORT, *(t.port for t in targets)}:
+    scenarios = gateway_targets(run_dir, 200 if args.smoke else 10_000)
+    if args.traces:
+        scenarios += traced_targets(run_dir, scenarios)
+    if args.only:
+        scenarios = [t for t in scenarios if t.name.startswith(tuple(args.only))]
+    targets = [*anchors(HERE / "nginx", run_dir), *scenarios]
+    for port in {18000, REDIS_PORT, TRACES_DOWN_PORT, *(t.port for t in targets)}:
         if port_in_use(port):
             sys.exit(f"bench: port {port} on 127.0.0.1 is in use; stop what holds it first")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "UPSTREAM_URL": UPSTREAM}

@@ -81,7 +81,12 @@ def nginx_argv(conf: Path, run_dir: Path) -> list[str]:
 
 
 def gateway(
-    name: str, port: int, run_dir: Path, apis: list[dict[str, Any]], storage: dict[str, Any]
+    name: str,
+    port: int,
+    run_dir: Path,
+    apis: list[dict[str, Any]],
+    storage: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> list[str]:
     """Write a tyk.conf and the API definitions for one gateway scenario; the command that serves it."""
     folder = run_dir / name
@@ -96,6 +101,7 @@ def gateway(
         "storage": storage,
         "log_level": "warn",
         "uptime_tests": {"disable": True},
+        **(extra or {}),
     }
     (folder / "tyk.conf").write_text(json.dumps(conf))
     return [sys.executable, "-m", "gateway", "--conf", str(folder / "tyk.conf")]
@@ -165,6 +171,16 @@ def scaling_report(two: Target, one: Target) -> str:
     return (
         f"S5 scaling: two unpinned workers served {shown} the requests per second of S2r's one pinned worker"
     )
+
+
+def cost_report(on: Target, off: Target) -> str:
+    """A feature's cost: the rps with it on over the same scenario's with it off, same rounds."""
+    if len(off.runs) != len(on.runs):  # --only left the twin out
+        return f"{on.name}: {off.name} was not run"
+    ratios = [a["rps"] / b["rps"] for a, b in zip(on.runs, off.runs, strict=True) if b["rps"]]
+    shown = f"{statistics.median(ratios):.2f}x" if ratios else "-"
+    spread = f" (rounds {min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
+    return f"{on.name}: {shown} the requests per second of {off.name}{spread}"
 
 
 def event_report(target: Target, run_dir: Path) -> str:
@@ -273,4 +289,36 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
             ready_path="/hello",
         ),
         Target(f"S6 keyed, {keys:,} keys", 18024, [], setup=many_keys(keys)),
+    ]
+
+
+# --traces: S1 and S2 with tyk.conf `opentelemetry` on, exporting OTLP/HTTP to a port nobody listens on
+# (a collector that is down: every span is made and queued, every export fails on the export thread).
+TRACES_DOWN_PORT = 18029
+TRACES = {"opentelemetry": {"enabled": True, "exporter": "http", "endpoint": f"127.0.0.1:{TRACES_DOWN_PORT}"}}
+
+
+def traced_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
+    """The traced twins of S1 and S2, each reporting its rps over its untraced twin's, same rounds."""
+    embedded = {"type": "embedded", "path": "data"}
+    s1, s2 = plain[0], plain[1]
+    s1t = gateway("S1t", 18027, run_dir, [api("bench", keyed=False)], embedded, TRACES)
+    s2t = gateway("S2t", 18028, run_dir, [api("keyed", keyed=True)], embedded, TRACES)
+    return [
+        Target(
+            "S1 keyless, traces on",
+            18027,
+            s1t,
+            ready_path="/hello",
+            report=lambda target, _run_dir: cost_report(target, s1),
+        ),
+        Target(
+            "S2 auth+rate+quota, traces on",
+            18028,
+            s2t,
+            path="/keyed/get",
+            ready_path="/hello",
+            setup=make_key,
+            report=lambda target, _run_dir: cost_report(target, s2),
+        ),
     ]

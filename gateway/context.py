@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 # X-Request-ID: a client's value is kept when it is 1-128 of these characters, else replaced by ours.
 REQUEST_ID_MAX = 128
 _ID_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+/=@"
+# Where a traced request keeps its span's traceparent in the scope (observe/traced.py): only tracing sets
+# it, and only flush_events reads it, so a request that fires no event never looks.
+TRACEPARENT = "gateway.traceparent"
 _ids = itertools.count(1)
 _id_prefix = ""
 
@@ -212,13 +215,13 @@ class RequestContext:
             cap = self.services.config.events.originating_request_body_cap
             body = await originating.read_capped(receive, cap)
             wire = base64.b64encode(originating.encode_request(self.scope, body)).decode()
-        fire = bus.fire
+        fire, trace = bus.fire, self.scope.get(TRACEPARENT, "")
         for (event, meta), want in zip(self.pending, wanted, strict=True):
             if want:
                 meta = dataclasses.replace(meta, originating_request=wire, request_id=self.request_id)
             else:
                 meta = dataclasses.replace(meta, request_id=self.request_id)
-            fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id))
+            fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id, trace=trace))
         self.pending.clear()
 
 
@@ -230,4 +233,4 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-__all__ = ["Outgoing", "RequestContext", "Services", "request_id"]
+__all__ = ["TRACEPARENT", "Outgoing", "RequestContext", "Services", "request_id"]

@@ -51,6 +51,10 @@ class APIRoute:
         "upstream_cert",
     )
 
+    # How the chain is run: a class attribute, so observe/traced.py's route swaps in its traced loop at
+    # load, and an untraced request pays one attribute lookup for the choice.
+    run = staticmethod(chain.run)
+
     def __init__(self, spec: APISpec, services: Services, upstream: Upstream, down: DownHosts) -> None:
         self.spec = spec
         self.services = services
@@ -82,7 +86,7 @@ class APIRoute:
                 child = self.base.pick_child(ctx, self.siblings.__contains__)
                 if child is not None:
                     return await self.siblings[child](self._child_scope(ctx), receive, send)
-            await chain.run(self.chain, ctx)
+            await self.run(self.chain, ctx)
         except Reject as exc:
             await ctx.flush_events(ctx.outgoing.receive or receive)
             return Reject(exc.status, exc.message, (*exc.headers, (b"x-request-id", ctx.request_id.encode())))

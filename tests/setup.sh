@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs what the test suite needs: redis-server and redis-sentinel, python3-venv, and nginx and wrk for
-# the benchmark's smoke run (Debian's packages, only when missing) and a virtual environment .venv with the
-# exact versions of requirements/lock.txt (the dependencies, the test extra and the build backend,
-# hash-checked) and the gateway itself, editable. Idempotent.
+# Installs what the test suite needs: redis-server and redis-sentinel, python3-venv, nginx and wrk for
+# the benchmark's smoke run, chromium and chromium-driver for the Dashboard's browser test (Debian's
+# packages, only when missing) and a virtual environment .venv with the exact versions of
+# requirements/lock.txt (the dependencies, the test extra and the build backend, hash-checked) and the
+# gateway itself, editable. Idempotent.
 set -eu
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -18,6 +19,9 @@ command -v redis-sentinel >/dev/null 2>&1 || apt_install redis-sentinel
 # The benchmark (python -m bench) measures with wrk against nginx anchors; the suite runs it briefly.
 command -v nginx >/dev/null 2>&1 || apt_install nginx
 command -v wrk >/dev/null 2>&1 || apt_install wrk
+# The Dashboard's browser test drives Debian's Chromium headless through its chromedriver, at fixed paths.
+[ -x /usr/bin/chromium ] || apt_install chromium
+[ -x /usr/bin/chromedriver ] || apt_install chromium-driver
 # Debian's python3 ships venv without ensurepip; its python3-venv package completes it.
 python3 -c "import ensurepip" >/dev/null 2>&1 || apt_install python3-venv
 [ -x .venv/bin/python ] || python3 -m venv .venv

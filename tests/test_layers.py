@@ -8,7 +8,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "gateway"
 # Everyone may use these (and the version); gateway.sealing is pure crypto (chain/ and delivery/ seal).
 # gateway.packaged only locates the package's own files (templates, examples); gateway.outbound is the
-# policy every room that calls out on its own applies (handlers, delivery, monitors, app).
+# policy every room that calls out on its own applies (handlers, delivery, monitors, app); gateway.tasks
+# is how every room ends the tasks it started.
 BASE = (
     "gateway.errors",
     "gateway.log",
@@ -17,6 +18,7 @@ BASE = (
     "gateway.sealing",
     "gateway.packaged",
     "gateway.outbound",
+    "gateway.tasks",
 )
 
 # Each module is under the rule of its longest matching prefix; every module must have one.
@@ -25,6 +27,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway": (),  # the package itself only names the version
     "gateway.errors": (),
     "gateway.log": (),
+    "gateway.tasks": (),  # cancel_and_wait: how every room ends the tasks it started
     "gateway.sealing": (),
     "gateway.packaged": (),
     "gateway.usercode": (),
@@ -83,8 +86,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.events": (),
     "gateway.events.catalog": (),
     "gateway.events.routes": ("gateway.events.catalog",),
+    "gateway.events.live": ("gateway.events.catalog",),
     "gateway.events.bus": (
         "gateway.events.catalog",
+        "gateway.events.live",
         "gateway.events.routes",
         "gateway.handlers.base",
         "gateway.config",
@@ -139,17 +144,34 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.config",
         "gateway.delivery.history",
         "gateway.events.catalog",
+        "gateway.events.live",
         "gateway.handlers",
         "gateway.identity",
         "gateway.store.base",
     ),
-    # Metrics: the families and the measured route (a kernel APIRoute); app/metered.py wires them.
+    # The Dashboard: pages over what the REST API sees (its deps, its shared framing, the API save).
+    "gateway.dashboard": (
+        "gateway.dashboard",
+        "gateway.admin.deps",
+        "gateway.admin.common",
+        "gateway.admin.apis",
+        "gateway.apidef",
+        "gateway.config",
+        "gateway.delivery.history",
+        "gateway.events",
+        "gateway.handlers",
+        "gateway.store.base",
+    ),
+    # Metrics and traces: the families, the measured and traced routes (kernel APIRoutes), the tracer
+    # as tyk.conf `opentelemetry` sets it, webhook attempts' spans; app/metered.py, app/traced.py wire them.
     "gateway.observe": (
         "gateway.observe",
         "gateway.routing",
         "gateway.context",
         "gateway.chain",
         "gateway.apidef.model",
+        "gateway.config.telemetry",
+        "gateway.delivery.model",
         "gateway.upstream.balancer",
         "gateway.upstream.proxy",
     ),

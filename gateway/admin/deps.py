@@ -14,6 +14,7 @@ from gateway.certs.store import CertStore
 from gateway.config.model import Config
 from gateway.delivery.history import DeliveryLog
 from gateway.events.catalog import Event, EventMeta
+from gateway.events.live import LiveFeed
 from gateway.identity.sessions import SessionStore
 from gateway.store.base import Store
 
@@ -34,6 +35,20 @@ class AdminGateway(Protocol):
     @property
     def delivery_log(self) -> DeliveryLog:
         """The last webhook attempts this gateway made (GET /tyk/webhooks/deliveries)."""
+        ...
+
+    @property
+    def live(self) -> LiveFeed:
+        """The events fired lately, and each new one as it fires (the Dashboard's live view)."""
+        ...
+
+    async def resend(self, delivery_id: str) -> bool:
+        """Accept a delivery of the log again (same webhook-id, new attempts); False if no longer kept."""
+        ...
+
+    async def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """One attempt now of a sample event to a global webhook: {"status", "error", "latency_ms"};
+        KeyError when there is no such webhook."""
         ...
 
     def event_stats(self) -> dict[str, Any]:

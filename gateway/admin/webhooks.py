@@ -3,7 +3,8 @@ in the store, so every gateway on it sees the same ones).
 
 A body is checked as its handler would be built and refused with 400 naming the field, storing nothing;
 tyk.conf's webhooks are listed but cannot be changed here (409). Secrets and credential-like headers are
-masked in every answer. As with `/tyk/apis`, APIs pick up a change on the next reload.
+masked in every answer. As with `/tyk/apis`, APIs pick up a change on the next reload. `POST
+/tyk/webhooks/{id}/test` sends one sample event now and answers with what the target answered.
 """
 
 from __future__ import annotations
@@ -69,7 +70,14 @@ def routes(gw: AdminGateway) -> list[Route]:
         log.info("global webhook %s %s", webhook["id"], action)
         return modified(webhook["id"], action)
 
+    async def test(request: Request) -> Response:
+        try:
+            return TykJSON(await gw.test_webhook(request.path_params["webhook_id"]))
+        except KeyError:
+            return error(404, NOT_FOUND)
+
     return [
+        Route("/tyk/webhooks/{webhook_id}/test", test, methods=["POST"]),
         Route("/tyk/webhooks", collection, methods=["GET", "POST"]),
         Route("/tyk/webhooks/", collection, methods=["GET", "POST"]),
         Route("/tyk/webhooks/{webhook_id}", one, methods=["GET", "PUT", "DELETE"]),

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from gateway.errors import ConfigError, StoreError
 from gateway.log import get_logger
 from gateway.store.base import Store
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("cluster")
 
@@ -34,10 +35,7 @@ class GroupReload:
             self._listener = asyncio.create_task(listen, name="group-reload")
 
     async def stop(self) -> None:
-        for task in (self._listener, self._pending):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(self._listener, self._pending)
         self._listener = self._pending = None
 
     async def request(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config.model import Config
-from gateway.delivery import outboxes
+from gateway.delivery import outboxes, trial
 from gateway.delivery.deliverer import IN_HAND_PER_SEND, Deliverer
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import RetryPolicy
@@ -25,7 +25,7 @@ from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, Refused, StoreError
 from gateway.events import routes as event_routes
 from gateway.events.catalog import Event
-from gateway.handlers import global_webhooks, registry
+from gateway.handlers import global_webhooks, registry, sample
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.identity.session import Session
@@ -144,6 +144,16 @@ class HandlerLayer:
         refusal = next((e for e in errors if isinstance(e, Refused)), None)
         if refusal is not None:
             raise refusal
+
+    async def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        """One attempt now of a sample event to this global webhook (KeyError when there is none): a
+        definition its handler refuses, or a target the outbound policy refuses, is an error, not sent."""
+        webhook = (await global_webhooks.all_webhooks(self.store, self.configured_webhooks))[webhook_id]
+        try:
+            delivery = await sample.render(webhook, self.deps, f"webhook {webhook_id!r}")
+        except ConfigError as exc:
+            return {"status": None, "error": str(exc), "latency_ms": 0.0}
+        return await trial.attempt(self.http, delivery)
 
     def start(self) -> None:
         self.deliverer.start()

@@ -2,8 +2,8 @@
 the route table, the API's chain and proxy, and Tyk's error body for whatever refused it; the lifespan.
 
 It is the hot path, so it does the least per request: one `in` for dot-segments, two comparisons for the
-admin paths, one for metrics (None when off). It builds and owns nothing: the Gateway (app/gateway.py)
-sets what it reads and starts and stops what it serves.
+admin paths, one for metrics and one for the dashboard (each None when off). It builds and owns nothing:
+the Gateway (app/gateway.py) sets what it reads and starts and stops what it serves.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Front(ABC):
     _admin: ASGIApp
     _hello: str
     _metrics_path: str | None
+    _dashboard: ASGIApp | None  # tyk.conf `dashboard`: None when off
     _extra_error_headers: list[tuple[bytes, bytes]]
 
     @property
@@ -63,6 +64,9 @@ class Front(ABC):
                 return
             if path == self._metrics_path:  # None when metrics are off
                 await self.metered.serve(scope, receive, send)
+                return
+            if self._dashboard is not None and (path == "/dashboard" or path.startswith("/dashboard/")):
+                await self._dashboard(scope, receive, send)
                 return
             route = self._table.match(_host(scope) if self._table.needs_host else "", path)
             if route is None:

@@ -2,8 +2,8 @@
 reloads, stops.
 
 `Gateway` is the ASGI app uvicorn runs; its request entry, the hot path, is app/front.py's, and `/tyk/*`
-and `/hello` go to the Starlette admin app. It is the only module that knows every room; nothing imports
-it but the command line and the test kit.
+and `/hello` go to the Starlette admin app (`/dashboard/*` to the Dashboard's, when on). It is the only
+module that knows every room; nothing imports it but the command line and the test kit.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ from gateway.app.front import Front
 from gateway.app.metered import PATH as METRICS_PATH
 from gateway.app.metered import Metered
 from gateway.app.parts import Parts
+from gateway.app.traced import Traced
 from gateway.certs import tls
 from gateway.certs.store import CertStore
 from gateway.chain.jwt_auth import JWTAuth
 from gateway.config.model import Config
+from gateway.dashboard import build_dashboard
 from gateway.delivery.history import DeliveryLog
 from gateway.errors import ConfigError, StoreError
 from gateway.events.catalog import EventMessage, EventMeta
+from gateway.events.live import LiveFeed
 from gateway.identity import policies as policy_files
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
@@ -72,6 +75,12 @@ class Gateway(Front):
             else None
         )
         self._metrics_path = METRICS_PATH if self._metered is not None else None
+        # tyk.conf `opentelemetry`: None when off, and then nothing imports OpenTelemetry.
+        self._traced = Traced(config, self._metered) if config.opentelemetry.enabled else None
+        # tyk.conf `dashboard`: the pages under /dashboard/, None when off.
+        self._dashboard = (
+            build_dashboard(self, self.server_tls is not None) if config.dashboard.enabled else None
+        )
 
     @property
     def parts(self) -> Parts:
@@ -98,6 +107,9 @@ class Gateway(Front):
             await self._upstream.start()
             self._opened.push_async_callback(self._upstream.close)
         parts = self._parts = Parts(cfg, store, self._upstream, self._clock, self.reload, self._opened)
+        if self._traced is not None:  # before the first load: its routes are the traced ones
+            self._traced.start(parts)
+            self._opened.push_async_callback(self._traced.close)
         if parts.sessions.cache is not None:
             parts.sessions.cache.start()
             self._opened.push_async_callback(parts.sessions.cache.stop)
@@ -132,6 +144,7 @@ class Gateway(Front):
         self._table.close()
         began = time.monotonic()
         await parts.bus.stop()  # every accepted event is now rendered and in the outbox
+        parts.live.close()  # the Dashboard's followers end
         left = self.config.events.shutdown_deadline - (time.monotonic() - began)
         await parts.handlers.stop(max(0.0, left))
         unclosed: list[str] = []
@@ -176,6 +189,7 @@ class Gateway(Front):
             specs = await parts.resolve_certs(kept, self.server_tls)
             built: list[APIRoute] = []
             make = APIRoute if self._metered is None else self._metered.route
+            make = make if self._traced is None else self._traced.route
             for spec in [s for s in specs if s.active]:
                 try:
                     built.append(make(spec, parts.services, parts.upstream, parts.down_hosts))
@@ -219,6 +233,16 @@ class Gateway(Front):
     @property
     def delivery_log(self) -> DeliveryLog:
         return self.parts.handlers.delivery_log
+
+    @property
+    def live(self) -> LiveFeed:
+        return self.parts.live
+
+    async def resend(self, delivery_id: str) -> bool:
+        return await self.parts.handlers.deliverer.resend(delivery_id)
+
+    async def test_webhook(self, webhook_id: str) -> dict[str, Any]:
+        return await self.parts.handlers.test_webhook(webhook_id)
 
     async def reload_group(self) -> None:
         await self.parts.group.request()

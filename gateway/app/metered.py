@@ -22,6 +22,7 @@ from gateway.observe.metrics import CONTENT_TYPE, Metrics
 from gateway.observe.readings import PUBLISH_EVERY, Readings
 from gateway.observe.route import MeasuredRoute
 from gateway.routing import APIRoute
+from gateway.tasks import cancel_and_wait
 from gateway.upstream.balancer import DownHosts
 from gateway.upstream.proxy import Receive, Scope, Send, Upstream
 
@@ -115,10 +116,8 @@ class Metered:
                 log.exception("metrics: publishing this worker's readings failed")
 
     async def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.cancel()
-            await asyncio.gather(self._publisher, return_exceptions=True)
-            self._publisher = None
+        await cancel_and_wait(self._publisher)
+        self._publisher = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -21,6 +21,7 @@ from gateway.context import Services
 from gateway.delivery.unwritten import OUTBOX_UNAVAILABLE
 from gateway.errors import ConfigError
 from gateway.events.bus import EventBus
+from gateway.events.live import LiveFeed
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
@@ -58,7 +59,10 @@ class Parts:
             min_token_length=config.min_token_length or 3,
             cache=session_cache.for_store(config, store),
         )
-        self.bus = EventBus(config.events)
+        # The Dashboard's live view, fed only while tyk.conf `dashboard.enabled`: otherwise an event no
+        # handler wants is never even built (and the feed stays empty).
+        self.live = LiveFeed()
+        self.bus = EventBus(config.events, live=self.live if config.dashboard.enabled else None)
         # tyk.conf `outbound`: every connection the gateway opens on its own (webhooks, uptime checks,
         # JWKS and upstream OAuth through oauth_http), never the proxy's to its upstream.
         self.outbound = Outbound.from_config(config.outbound)

@@ -20,6 +20,7 @@ from gateway.errors import StoreError
 from gateway.events.catalog import CertExpiredMeta, CertExpiringMeta, Event, EventMessage
 from gateway.log import Throttle, get_logger
 from gateway.store.base import Store
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("cert_monitor")
 
@@ -98,10 +99,8 @@ class CertExpiryMonitor:
             self._tasks.append(asyncio.create_task(self._rescan()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
         # A task that died of its own error was logged then; stopping must go on to release the rest.
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         self._tasks.clear()
 
     async def idle(self) -> None:

@@ -72,6 +72,7 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "events.outbox_hold": (0, ""),
     "events.delivery_concurrency": (1, ""),
     "events.delivery_log_size": (0, ""),
+    "dashboard.session_timeout": (0, "seconds >"),
 }
 
 

@@ -106,6 +106,14 @@ TYK_KEYS: Mapping[str, frozenset[str]] = {
     "local_session_cache": _keys(
         "disable_cached_session_state cached_session_timeout cached_session_eviction"
     ),
+    # TykTechnologies/opentelemetry config.OpenTelemetry: `tls` (the exporter's TLS) is not read here.
+    "opentelemetry": _keys(
+        """
+        enabled exporter endpoint headers connection_timeout resource_name span_processor_type
+        context_propagation tls sampling batch_size batch_timeout batch_queue_size batch_export_timeout
+        """
+    ),
+    "opentelemetry.sampling": _keys("type rate parent_based"),
 }
 
 # Dataclass fields that are set by the loader, never read from the file.

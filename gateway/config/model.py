@@ -18,9 +18,11 @@ from gateway.config import check as config_check
 from gateway.config import keys as config_keys
 from gateway.config import server as server_config
 from gateway.config import storage as config_storage
+from gateway.config import telemetry as config_telemetry
 from gateway.config.outbound import OutboundConfig
 from gateway.config.server import HttpServerOptions
 from gateway.config.storage import StorageConfig as StorageConfig  # re-exported: its old home
+from gateway.config.telemetry import OpenTelemetryConfig
 from gateway.log import get_logger
 
 log = get_logger("config")
@@ -151,6 +153,15 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """Not in Tyk (its Dashboard is a product of its own): `dashboard`, the pages under /dashboard/ on the
+    gateway's listener (gateway/dashboard/), signed in with the admin secret. Off by default."""
+
+    enabled: bool = False
+    session_timeout: float = 3600.0  # seconds a sign-in lasts
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_address: str = ""
     listen_port: int = 8080
@@ -189,6 +200,8 @@ class Config:
     # Not in Tyk: where webhooks, uptime checks, JWKS and token requests may go (config/outbound.py).
     outbound: OutboundConfig = field(default_factory=OutboundConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)  # not in Tyk: Prometheus /metrics
+    opentelemetry: OpenTelemetryConfig = field(default_factory=OpenTelemetryConfig)  # Tyk's traces
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)  # not in Tyk: /dashboard/
     log_level: str = "info"
     log_format: str = ""  # Tyk's: "json" writes one JSON object a line; "" (or "text") the text lines
     config_dir: str = "."  # where relative paths resolve; set by load(), never read from the file
@@ -222,6 +235,7 @@ def from_dict(
     env = dict(environ or {})
     cfg: Config = config_check.build(Config, raw, where, "", env)
     config_check.check_values(cfg, where, env)
+    config_telemetry.check(cfg.opentelemetry, where, env)
     for line in [*config_keys.review(raw, Config, where), *config_storage.review(cfg.storage, where, env)]:
         if warn is None:
             log.warning("%s", line)
@@ -240,6 +254,7 @@ def from_dict(
         middleware_path=str((base / cfg.middleware_path).resolve()),
         storage=config_storage.resolved(cfg.storage, base),
         policies=_policies(cfg.policies, base),
+        opentelemetry=config_telemetry.with_defaults(cfg.opentelemetry),
         config_dir=str(base),
     )
 

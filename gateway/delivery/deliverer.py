@@ -5,22 +5,25 @@ is held and written again by delivery/unwritten.py). The run loop takes deliveri
 own task, at most `in_hand` at once, sending or waiting between attempts (the Sender bounds the attempts
 on the wire); a delivery is finished when sent or given up (then its cooldown reservation is released).
 On `stop` a send still running at the deadline is cancelled and NOT finished: it stays in the outbox for
-the next start (at-least-once).
+the next start (at-least-once). What it accepts it keeps a while (kept.py), for `resend`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from gateway.delivery import cooldown
+from gateway.delivery.kept import KeptDeliveries
 from gateway.delivery.model import Delivery, Outbox
 from gateway.delivery.unwritten import Unwritten
 from gateway.errors import StoreError
 from gateway.log import Throttle, get_logger
 from gateway.store.base import Store
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("delivery")
 
@@ -51,13 +54,27 @@ class Deliverer:
         self._store = store
         self._in_hand = max(1, in_hand)
         self._running: set[asyncio.Task[None]] = set()
+        self._sending: set[str] = set()  # ids of the deliveries in hand
+        self.kept = KeptDeliveries()  # the last ones accepted, whole: what `resend` sends again
         self._room = asyncio.Event()  # set while fewer than `in_hand` deliveries run
         self._room.set()
         self._loop: asyncio.Task[None] | None = None
         self._error_log = Throttle(10.0)
 
     async def submit(self, delivery: Delivery) -> None:
+        self.kept.keep(delivery)
         await self.unwritten.add(delivery)
+
+    async def resend(self, delivery_id: str) -> bool:
+        """Accept a kept delivery again: the same id (receivers deduplicate on its webhook-id), a new
+        series of attempts counted from now, no cooldown of its own. False when it is no longer kept.
+        One still in hand here is not accepted twice (one id, one entry in the outbox): its attempts go on."""
+        delivery = self.kept.get(delivery_id)
+        if delivery is None:
+            return False
+        if delivery_id not in self._sending:
+            await self.submit(replace(delivery, reservation="", accepted=time.time()))
+        return True
 
     def start(self) -> None:
         if self._loop is None:
@@ -68,10 +85,7 @@ class Deliverer:
         """Take no more work; let running sends finish for `deadline` seconds, then cancel the rest
         without finishing them, so they stay in the outbox."""
         loop, self._loop = self._loop, None
-        if loop is not None:
-            loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loop
+        await cancel_and_wait(loop)  # again and again: a Redis read can lose one cancel (tasks.py)
         running = set(self._running)
         if running:
             _, late = await asyncio.wait(running, timeout=max(0.0, deadline))
@@ -123,6 +137,13 @@ class Deliverer:
         self._room.set()
 
     async def _deliver(self, delivery: Delivery) -> None:
+        self._sending.add(delivery.id)
+        try:
+            await self._attempts(delivery)
+        finally:  # only once its finish is written: a resend before then would be finished with it
+            self._sending.discard(delivery.id)
+
+    async def _attempts(self, delivery: Delivery) -> None:
         try:
             delivered = await self._send(delivery)
         except asyncio.CancelledError:

@@ -70,6 +70,9 @@ class Delivery:
     reservation: str = ""  # the cooldown key to release if delivery finally fails
     id: str = field(default_factory=new_id)
     accepted: float = 0.0  # Unix time the handler accepted the event; retry deadlines count from it
+    # Not in Tyk: the traceparent of the request that fired the event ("" none, or tracing off), kept in
+    # the outbox so that every attempt's span links back to that request, after a restart too.
+    trace: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -94,6 +97,7 @@ class Delivery:
             reservation=str(raw["reservation"]),
             id=str(raw["id"]),
             accepted=float(raw["accepted"]),
+            trace=str(raw.get("trace", "")),  # records written before traces have none
         )
 
 
@@ -124,6 +128,22 @@ class Outbox(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class AttemptSpan(Protocol):
+    """One attempt's trace span (tyk.conf `opentelemetry`): the headers naming it, sent with the attempt."""
+
+    headers: tuple[tuple[str, str], ...]
+
+    def end(self, status: int, error: str) -> None:
+        """The attempt's answer (0: none came) and the error text ("" for a 2xx)."""
+        ...
+
+
+class AttemptTracer(Protocol):
+    """Makes a span per webhook attempt; the Sender has one only when tracing is on."""
+
+    def start(self, delivery: Delivery, attempt: int) -> AttemptSpan: ...
 
 
 class Submitter(Protocol):

@@ -7,7 +7,6 @@ a reconnect. It decodes, hands out and finishes nothing: RedisOutbox does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Collection
 from functools import partial
@@ -19,6 +18,7 @@ from redis.typing import StreamIdT
 
 from gateway.errors import StoreError
 from gateway.log import Throttle, get_logger
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("delivery.outbox")
 
@@ -91,10 +91,7 @@ class Claims:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _beating(self) -> None:
         pause = self.beat_every

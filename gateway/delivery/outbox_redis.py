@@ -69,7 +69,8 @@ class RedisOutbox:
         # A blocked read must end well before the socket timeout.
         self._max_block = min(MAX_BLOCK, float(timeout or 2 * MAX_BLOCK) / 2)
         self._taken: dict[str, str] = {}  # delivery id -> stream entry id, handed out and not finished
-        self._finished: OrderedDict[str, None] = OrderedDict()
+        # Delivery id -> the entry finished: a resend of the id is a new entry, and is sent.
+        self._finished: OrderedDict[str, str] = OrderedDict()
         self._recent: OrderedDict[str, tuple[float, str, Delivery]] = OrderedDict()  # id -> when, entry
         self._own_cursor: str | None = "0"  # replaying our own unfinished entries until None
         # The store's count of master switches: after one, our pending list on the new master may hold
@@ -115,7 +116,7 @@ class RedisOutbox:
         self._recent.pop(delivery_id, None)
         entry = self._taken.get(delivery_id)
         if entry is not None:
-            self._finished[delivery_id] = None
+            self._finished[delivery_id] = entry
             if len(self._finished) > FINISHED_KEPT:
                 self._finished.popitem(last=False)
             # Forgotten only once removed: a finish that failed is tried again by the Deliverer, and
@@ -160,7 +161,7 @@ class RedisOutbox:
                 log.warning("outbox %s: entry %s dropped (%s)", self.stream, entry, exc)
                 await self._forget(entry)
                 continue
-            if delivery.id in self._finished:  # sent, and its finish lost to a failover
+            if self._finished.get(delivery.id) == entry:  # sent, and its finish lost to a failover
                 await self._forget(entry)
             elif delivery.id not in self._taken:
                 self._taken[delivery.id] = entry

@@ -22,7 +22,7 @@ import httpx
 
 from gateway.delivery import signing
 from gateway.delivery.history import Attempt, DeliveryLog, target
-from gateway.delivery.model import Delivery
+from gateway.delivery.model import AttemptTracer, Delivery
 from gateway.log import Throttle, get_logger
 from gateway.outbound import OutboundRefused
 
@@ -54,6 +54,7 @@ class Sender:
         self._rand = rand
         self._gone: dict[str, float] = {}  # target URL -> until when it is skipped
         self._fail_log = Throttle(10.0)
+        self.spans: AttemptTracer | None = None  # set by app/traced.py when tracing is on
 
     def halt(self) -> None:
         """Shutdown: deliveries waiting to retry stop now, unfinished, and stay in the outbox."""
@@ -103,6 +104,9 @@ class Sender:
             *delivery.headers,
             *signing.signature_headers(keys, delivery.id, int(self._clock()), delivery.body),
         ]
+        span = None if self.spans is None else self.spans.start(delivery, attempt)
+        if span is not None:
+            headers += span.headers
         started, began = self._clock(), time.perf_counter()
         try:
             response = await self._http.request(
@@ -110,12 +114,16 @@ class Sender:
             )
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if span is not None:
+                span.end(0, error)
             self._record(delivery, attempt, 0, _ms(began), error, "retrying", started)
             # The outbound policy refuses the target on every attempt: waiting "forever" gives it up now.
             return 0, error, math.inf if isinstance(exc, OutboundRefused) else None
         status = response.status_code
         ok = 200 <= status < 300
         error = "" if ok else f"answered {status}"
+        if span is not None:
+            span.end(status, error)
         self._record(delivery, attempt, status, _ms(began), error, "delivered" if ok else "retrying", started)
         wait = _retry_after(response, self._clock()) if status in (429, 503) else None
         return status, error, wait

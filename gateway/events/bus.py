@@ -2,13 +2,14 @@
 
 Handlers are resolved when an event is fired and travel with it in the queue, so a reload that swaps the
 handler table never abandons an event already accepted. A full queue drops, counts and logs (throttled)
-instead of slowing a request. This module never renders or sends anything itself: handlers do.
+instead of slowing a request. Every event fired is also noted in the live feed, when there is one
+(events/live.py: the Dashboard's view), whether or not a handler wants it. This module never renders or
+sends anything itself: handlers do.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from dataclasses import dataclass, field
 from gateway.config.model import EventsConfig
 from gateway.events import routes
 from gateway.events.catalog import EventMessage
+from gateway.events.live import LiveFeed
 from gateway.handlers.base import Handler
 from gateway.log import Throttle, get_logger
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("events")
 
@@ -35,8 +38,9 @@ class BusStats:
 
 
 class EventBus:
-    def __init__(self, config: EventsConfig) -> None:
+    def __init__(self, config: EventsConfig, live: LiveFeed | None = None) -> None:
         self._config = config
+        self._live = live  # None: events no handler wants are not even built
         self._queue: asyncio.Queue[tuple[Handler, EventMessage]] = asyncio.Queue(config.queue_size)
         self._routes: Routes = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -50,8 +54,9 @@ class EventBus:
         self._routes = routes
 
     def wants(self, api_id: str, event: str) -> bool:
-        """True when some handler would receive this event: lets callers skip building metas."""
-        return bool(self._handlers(api_id, event))
+        """True when some handler would receive this event, or a live feed notes every event: lets
+        callers skip building metas."""
+        return self._live is not None or bool(self._handlers(api_id, event))
 
     def wants_request(self, api_id: str, event: str) -> bool:
         """True when a handler of this event may read its originating request (unknown: it may)."""
@@ -63,6 +68,8 @@ class EventBus:
 
     def fire(self, msg: EventMessage) -> int:
         """Queue the event for each of its handlers without waiting; returns how many were queued."""
+        if self._live is not None:
+            self._live.note(msg)
         handlers = self._handlers(msg.api_id, msg.type)
         queued = 0
         for handler in handlers:
@@ -101,11 +108,7 @@ class EventBus:
             await asyncio.wait_for(self._queue.join(), wait)
         except TimeoutError:
             log.warning("shutdown deadline passed with %d events undelivered", self._queue.qsize())
-        for task in self._workers:
-            task.cancel()
-        for task in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*self._workers)
         self._workers = []
 
     async def idle(self) -> None:

@@ -286,6 +286,8 @@ class EventMessage:
     api_id: str = ""
     org_id: str = ""
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Not in Tyk: the traceparent of the traced request that fired it ("" none); webhooks link to it.
+    trace: str = ""
 
     def template_data(self) -> dict[str, Any]:
         """What a template sees; `EventType`/`EventMetaData` are the v1.9 names, accepted as aliases."""

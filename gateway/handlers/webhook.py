@@ -165,6 +165,7 @@ class WebhookHandler:
                 reservation=reservation,
                 id=delivery_id,
                 accepted=time.time(),
+                trace=msg.trace,
             )
             await self.deps.deliveries.submit(delivery)  # the Deliverer sends it once it is durable
             return

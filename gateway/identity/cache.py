@@ -21,6 +21,7 @@ from gateway.config.model import Config
 from gateway.errors import StoreError
 from gateway.log import get_logger
 from gateway.store.base import PubSub, Store
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("sessions")
 
@@ -105,9 +106,7 @@ class SessionCache:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         self._state(False)
 
     def _heard(self, message: str) -> None:

@@ -9,7 +9,6 @@ reads, so requests never wait on a probe or the store. It must not run anything 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from gateway.log import Throttle, get_logger
 from gateway.monitors.probe import DEFAULT_TIMEOUT, Outcome, probe
 from gateway.outbound import Outbound
 from gateway.store.base import Store
+from gateway.tasks import cancel_and_wait
 from gateway.upstream.balancer import DownHosts, target_host
 
 log = get_logger("uptime")
@@ -142,11 +142,8 @@ class HostChecker:
         self._task = asyncio.create_task(self._loop(), name="uptime-checker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -15,6 +15,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool, SentinelMan
 from redis.exceptions import RedisError
 
 from gateway.log import get_logger
+from gateway.tasks import cancel_and_wait
 
 log = get_logger("store.sentinel")
 
@@ -82,9 +83,7 @@ class SentinelMaster:
 
     async def close(self) -> None:
         task, self._watch = self._watch, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         for client in self.sentinel.sentinels:
             await client.aclose()
         await self.pool.aclose()

@@ -6,6 +6,7 @@ promoted (replication is asynchronous: the new master never had it) is added aga
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,10 +28,15 @@ async def test_a_delivery_finished_before_a_failover_is_not_sent_again(redis_flu
     try:
         sent = delivery(1)
         await outbox.add(sent)
+        added: Any = await client.xrange(outbox.stream)
+        entry = str(added[0][0])
         assert await outbox.take(10, 0) == [sent]
         await outbox.finish(sent.id)
-        # The new master: the entry replicated, read by us, its XACK and XDEL lost with the old master.
-        await client.xadd(outbox.stream, {FIELD: codec.dumps(sent)})
+        # The new master: the entry replicated (its id kept), read by us, its XACK and XDEL lost with the
+        # old master. (A new entry of the same delivery id is a resend, and is sent: test_resend.py.)
+        await client.delete(outbox.stream)
+        await client.xadd(outbox.stream, {FIELD: codec.dumps(sent)}, id=entry)
+        await client.xgroup_create(outbox.stream, outbox.group, id="0")
         await client.xreadgroup(outbox.group, outbox.consumer, {outbox.stream: ">"})
         switches += 1
         assert await outbox.take(10, 0) == []  # read again from our pending list, and finished
