@@ -27,8 +27,14 @@ from gateway.errors import ConfigError
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, gateway: Gateway) -> None:
+        super().__init__(config)
+        self._gateway = gateway
+
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
+        # uvicorn waits for open responses before the app's shutdown: the endless ones end now.
+        self._gateway.stopping()
         # uvicorn re-raises a caught SIGTERM after its graceful shutdown, which would make the exit
         # status "killed by signal"; a requested, completed shutdown is a success: exit 0.
         self._captured_signals.clear()
@@ -135,7 +141,7 @@ def serve(cfg: config_mod.Config, sock: socket.socket | None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    server = _Server(server_config(gateway, cfg.listen_address or "0.0.0.0", cfg.listen_port))
+    server = _Server(server_config(gateway, cfg.listen_address or "0.0.0.0", cfg.listen_port), gateway)
     server.run(sockets=None if sock is None else [sock])
     # uvicorn reports a failed startup by leaving `started` unset; a stop that left webhooks unwritten
     # (a full disk, Redis down) is a failure too, so a supervisor sees it.

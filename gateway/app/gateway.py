@@ -128,6 +128,12 @@ class Gateway(Front):
             log.warning('no "secret" in the config: the Gateway REST API (/tyk/...) refuses every call')
         log.info("gateway started: %d APIs, store %s", len(self._specs), cfg.storage.type)
 
+    def stopping(self) -> None:
+        """The server was asked to stop: end the responses that never end on their own (the Dashboard's
+        live streams), which the server would otherwise wait for, up to its graceful timeout."""
+        if self._parts is not None:
+            self._parts.live.close()
+
     async def stop(self) -> None:
         """Deliver queued events up to the deadline (the rest stay in the outbox), then release clients
         and the store. Under the reload lock: a reload in progress finishes first."""
