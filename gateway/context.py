@@ -44,6 +44,8 @@ _ID_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+
 # Where a traced request keeps its span's traceparent in the scope (observe/traced.py): only tracing sets
 # it, and only flush_events reads it, so a request that fires no event never looks.
 TRACEPARENT = "gateway.traceparent"
+# And, per recorded event, the traceparent of the span tracing made for it ("" where it made none).
+EVENT_TRACES = "gateway.event_traces"
 _ids = itertools.count(1)
 _id_prefix = ""
 
@@ -216,12 +218,14 @@ class RequestContext:
             body = await originating.read_capped(receive, cap)
             wire = base64.b64encode(originating.encode_request(self.scope, body)).decode()
         fire, trace = bus.fire, self.scope.get(TRACEPARENT, "")
-        for (event, meta), want in zip(self.pending, wanted, strict=True):
+        traces: list[str] = self.scope.pop(EVENT_TRACES, None) or []
+        for n, ((event, meta), want) in enumerate(zip(self.pending, wanted, strict=True)):
             if want:
                 meta = dataclasses.replace(meta, originating_request=wire, request_id=self.request_id)
             else:
                 meta = dataclasses.replace(meta, request_id=self.request_id)
-            fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id, trace=trace))
+            own = traces[n] if n < len(traces) else ""  # the event's span, else the request's
+            fire(EventMessage(event, meta, self.spec.api_id, self.spec.org_id, trace=own or trace))
         self.pending.clear()
 
 
@@ -233,4 +237,4 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-__all__ = ["TRACEPARENT", "Outgoing", "RequestContext", "Services", "request_id"]
+__all__ = ["EVENT_TRACES", "TRACEPARENT", "Outgoing", "RequestContext", "Services", "request_id"]

@@ -14,7 +14,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway.chain import Middleware
-from gateway.context import TRACEPARENT, RequestContext
+from gateway.context import EVENT_TRACES, TRACEPARENT, RequestContext
 from gateway.errors import Reject, UpstreamError
 from gateway.observe.trace import Tracing, headers_for, incoming, traceparent
 from gateway.routing import APIRoute
@@ -129,6 +129,7 @@ class TracedRoute(APIRoute):
         ctx.scope[_SPAN].set_attribute("tyk.request.id", ctx.request_id)
         for step in steps:
             span = tracer.start_span(step_name(step), parent, SpanKind.INTERNAL)
+            fired = len(ctx.pending)
             try:
                 await step.on_request(ctx)
             except Reject as exc:
@@ -136,7 +137,22 @@ class TracedRoute(APIRoute):
                 span.set_status(Status(StatusCode.ERROR, exc.message))
                 raise
             finally:
+                if len(ctx.pending) > fired:
+                    self._event_spans(ctx, span, fired)
                 span.end()
+
+    def _event_spans(self, ctx: RequestContext, step: trace.Span, fired: int) -> None:
+        """A span per event the step fired, under the step's: its webhooks link to it (the event's
+        traceparent travels with it), so a trace goes request, step, event, then webhook."""
+        traces: list[str] = ctx.scope.setdefault(EVENT_TRACES, [])
+        traces.extend([""] * (fired - len(traces)))  # events fired outside a step keep the request's
+        under = trace.set_span_in_context(step)
+        for event, _ in ctx.pending[fired:]:
+            span = self.tracing.tracer.start_span(
+                f"event {event}", under, SpanKind.INTERNAL, {"tyk.event.type": str(event)}
+            )
+            span.end()
+            traces.append(traceparent(span))
 
     def _request(self, ctx: RequestContext, target: str) -> ProxyRequest:
         request = super()._request(ctx, target)

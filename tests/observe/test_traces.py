@@ -193,9 +193,12 @@ async def test_request_middleware_upstream_and_webhook_spans(tmp_path: Path) -> 
     ]
     assert refusing and refusing[0].status.code == refusing[0].status.STATUS_CODE_ERROR
     assert not [s for s in collector.spans if s.parent_span_id == three.span_id and s.name == "GET"]
+    (event,) = collector.named("event RatelimitExceeded")  # under the step that fired it
+    assert event.parent_span_id == refusing[0].span_id and event.trace_id == three.trace_id
+    assert attrs(event)["tyk.event.type"] == "RatelimitExceeded"
     webhook = collector.named("webhook RatelimitExceeded")[0]
     assert webhook.kind == Span.SPAN_KIND_CLIENT
-    assert [(link.trace_id, link.span_id) for link in webhook.links] == [(three.trace_id, three.span_id)]
+    assert [(link.trace_id, link.span_id) for link in webhook.links] == [(event.trace_id, event.span_id)]
     assert (
         attrs(webhook)["http.response.status_code"] == 200
         and attrs(webhook)["tyk.event.type"] == "RatelimitExceeded"
