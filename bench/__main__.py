@@ -28,6 +28,7 @@ from bench.scenarios import (
     Target,
     anchors,
     gateway_targets,
+    metered_targets,
     nginx_argv,
     redis_argv,
     traced_targets,
@@ -64,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also S1 and S2 with tyk.conf opentelemetry on (the collector down), each against its twin",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also S1 and S2 with tyk.conf metrics on (nothing scraping), each against its twin",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         metavar="PREFIX",
@@ -87,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # The smoke run keeps S6's thousand APIs but makes fewer keys: 10,000 REST calls take a while.
     scenarios = gateway_targets(run_dir, 200 if args.smoke else 10_000)
+    plain = list(scenarios)
     if args.traces:
-        scenarios += traced_targets(run_dir, scenarios)
+        scenarios += traced_targets(run_dir, plain)
+    if args.metrics:
+        scenarios += metered_targets(run_dir, plain)
     if args.only:
         scenarios = [t for t in scenarios if t.name.startswith(tuple(args.only))]
     targets = [*anchors(HERE / "nginx", run_dir), *scenarios]

@@ -296,29 +296,42 @@ def gateway_targets(run_dir: Path, keys: int = 10_000) -> list[Target]:
 # (a collector that is down: every span is made and queued, every export fails on the export thread).
 TRACES_DOWN_PORT = 18029
 TRACES = {"opentelemetry": {"enabled": True, "exporter": "http", "endpoint": f"127.0.0.1:{TRACES_DOWN_PORT}"}}
+# --metrics: S1 and S2 with tyk.conf `metrics` on (nothing scrapes: the cost is the requests' own).
+METRICS = {"metrics": {"enabled": True}}
 
 
-def traced_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
-    """The traced twins of S1 and S2, each reporting its rps over its untraced twin's, same rounds."""
+def twins(
+    run_dir: Path, plain: list[Target], label: str, extra: dict[str, Any], ports: tuple[int, int]
+) -> list[Target]:
+    """S1 and S2 with a feature on (`extra` in tyk.conf), each reporting its rps over its twin's with the
+    feature off, in the same rounds."""
     embedded = {"type": "embedded", "path": "data"}
     s1, s2 = plain[0], plain[1]
-    s1t = gateway("S1t", 18027, run_dir, [api("bench", keyed=False)], embedded, TRACES)
-    s2t = gateway("S2t", 18028, run_dir, [api("keyed", keyed=True)], embedded, TRACES)
+    s1on = gateway(f"S1-{label}", ports[0], run_dir, [api("bench", keyed=False)], embedded, extra)
+    s2on = gateway(f"S2-{label}", ports[1], run_dir, [api("keyed", keyed=True)], embedded, extra)
     return [
         Target(
-            "S1 keyless, traces on",
-            18027,
-            s1t,
+            f"S1 keyless, {label} on",
+            ports[0],
+            s1on,
             ready_path="/hello",
             report=lambda target, _run_dir: cost_report(target, s1),
         ),
         Target(
-            "S2 auth+rate+quota, traces on",
-            18028,
-            s2t,
+            f"S2 auth+rate+quota, {label} on",
+            ports[1],
+            s2on,
             path="/keyed/get",
             ready_path="/hello",
             setup=make_key,
             report=lambda target, _run_dir: cost_report(target, s2),
         ),
     ]
+
+
+def traced_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
+    return twins(run_dir, plain, "traces", TRACES, (18027, 18028))
+
+
+def metered_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
+    return twins(run_dir, plain, "metrics", METRICS, (18031, 18032))
