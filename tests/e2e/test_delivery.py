@@ -6,8 +6,10 @@ keys are redacted on request; a bad retry setting skips only that handler."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from standardwebhooks import Webhook
 
@@ -46,6 +48,41 @@ async def test_retries_until_delivered_under_one_webhook_id(
             received = await recorder.wait_for(3)
             await gw.idle()
             log = (await gw.admin("GET", "/tyk/webhooks/deliveries?api_id=keyed")).json()
+
+            async def count(query: str) -> int:
+                answer = await gw.admin("GET", "/tyk/webhooks/deliveries?" + query)
+                assert answer.status_code == 200, answer.text
+                return int(answer.json()["count"])
+
+            first, last = log["deliveries"][-1]["time"], log["deliveries"][0]["time"]
+            filtered = {
+                "status=retrying": await count("status=retrying"),
+                "status=delivered": await count("status=delivered"),
+                "event=RatelimitExceeded": await count("event=RatelimitExceeded"),
+                "event=QuotaExceeded": await count("event=QuotaExceeded"),
+                "since=last": await count(f"since={last}"),
+                "until=last": await count(f"until={last}"),
+                "RFC 3339 window": await count(
+                    "since="
+                    + quote(datetime.fromtimestamp(first - 1, UTC).isoformat())
+                    + "&until="
+                    + quote(datetime.fromtimestamp(last + 1, UTC).isoformat())
+                ),
+            }
+            bad = [
+                (await gw.admin("GET", "/tyk/webhooks/deliveries?" + q)).json()
+                for q in ("status=failed", "since=yesterday", "until=2026-12-05T10:00:00")
+            ]
+    assert filtered == {
+        "status=retrying": 2,
+        "status=delivered": 1,
+        "event=RatelimitExceeded": 3,
+        "event=QuotaExceeded": 0,
+        "since=last": 1,
+        "until=last": 2,
+        "RFC 3339 window": 3,
+    }
+    assert [b["message"].split(":")[0] for b in bad] == ["status", "since", "until"]
     assert len(received) == 3 and len(recorder.deliveries) == 3
     assert len({d.headers["webhook-id"] for d in received}) == 1
     assert received[-1].json()["key"] == key  # Tyk's payload keeps the raw key by default
