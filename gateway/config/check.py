@@ -72,6 +72,14 @@ MINIMA: Mapping[str, tuple[float, str]] = {
     "events.outbox_hold": (0, ""),
     "events.delivery_concurrency": (1, ""),
     "events.delivery_log_size": (0, ""),
+    "events.retention": (0, "seconds"),
+    "events.retention_max": (0, ""),
+    "events.endpoint_pause.failures": (0, ""),
+    "events.endpoint_pause.window": (0, "seconds >"),
+    "events.endpoint_pause.probe_interval": (0, "seconds >"),
+    "events.target_concurrency": (0, ""),
+    "events.target_rate": (0, "per second"),
+    "events.key_expiry_scan_interval": (0, "seconds >"),
     "dashboard.session_timeout": (0, "seconds >"),
 }
 
@@ -116,6 +124,12 @@ def check_values(cfg: Any, where: str, env: Mapping[str, str]) -> None:
                 raise ConfigError(
                     _source(dotted, where, env), f'key "{dotted}[{i}]": expected {wanted}, got {show(entry)}'
                 ) from None
+    for i, days in enumerate(_get(cfg, "events.key_expiry_warning_days")):
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError(
+                _source("events.key_expiry_warning_days", where, env),
+                f'key "events.key_expiry_warning_days[{i}]": expected whole days >= 1, got {show(days)}',
+            )
     for host, ref in _get(cfg, "security.certificates.upstream").items():
         if not isinstance(ref, str) or not ref:
             raise ConfigError(

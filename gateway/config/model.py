@@ -55,6 +55,19 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointPauseConfig:
+    """Not in Tyk: `events.endpoint_pause`, a webhook target's failure budget (delivery/targets.py).
+
+    `failures` failed attempts in a row within `window` seconds pause the target (0 = never pause);
+    while paused its deliveries wait in the outbox and one probe is let through every `probe_interval`.
+    """
+
+    failures: int = 0
+    window: float = 60.0
+    probe_interval: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class EventsConfig:
     """Not in Tyk: the bounded event queue and its worker pool (Tyk starts a goroutine per event)."""
 
@@ -79,6 +92,15 @@ class EventsConfig:
     delivery_concurrency: int = 64  # attempts on the wire at once (waiting retries hold none)
     delivery_log_size: int = 100  # last attempts kept per API and handler for GET /tyk/webhooks/deliveries
     redact_keys_in_payloads: bool = False  # Tyk sends raw keys in payloads; true sends them redacted
+    # Dead letters and replay (not in Tyk): deliveries (their attempts and bodies) and accepted events
+    # are kept this long, at most `retention_max` of each, shared on Redis; 0 keeps none.
+    retention: float = 86_400.0
+    retention_max: int = 100_000
+    endpoint_pause: EndpointPauseConfig = field(default_factory=EndpointPauseConfig)
+    target_concurrency: int = 16  # attempts on the wire at once per target (scheme, host, port); 0 = no cap
+    target_rate: float = 0.0  # attempts per second per target; 0 = no rate
+    key_expiry_warning_days: list[int] = field(default_factory=list)  # KeyExpiringSoon; [] = no scan
+    key_expiry_scan_interval: float = 3_600.0  # seconds between scans of the keys' expiry
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,11 @@ class Event(StrEnum):
     OAuth2ScopeCheckFailed = "OAuth2ScopeCheckFailed"
     OAuth2ExchangeSucceeded = "OAuth2ExchangeSucceeded"
     OAuth2ExchangeFailed = "OAuth2ExchangeFailed"
+    # Not in Tyk: the gateway's own events about its webhook delivery and its keys (issue 16).
+    WebhookDeliveryFailed = "WebhookDeliveryFailed"
+    WebhookEndpointPaused = "WebhookEndpointPaused"
+    WebhookEndpointResumed = "WebhookEndpointResumed"
+    KeyExpiringSoon = "KeyExpiringSoon"
 
 
 _KNOWN = frozenset(Event)
@@ -199,6 +204,39 @@ class CertExpiredMeta(EventMeta):
         return _omit_empty_api_id(EventMeta.json_fields(self))
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookFailedMeta(EventMeta):
+    """Not in Tyk: a delivery that exhausted its retries or met 410 Gone (kept as `failed`)."""
+
+    webhook_id: str = ""
+    target: str = ""  # method and URL without its query, as the delivery log shows it
+    attempts: int = 0
+    last_error: str = ""
+    event: str = ""  # the event the failed delivery carried
+    api_id: str = ""
+    json_snake: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointMeta(EventMeta):
+    """Not in Tyk: a webhook target paused by its failure budget, or resumed by a probe."""
+
+    target: str = ""  # scheme://host:port of the paused receiver
+    reason: str = ""
+    json_snake: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, slots=True)
+class KeyExpiringMeta(EventMeta):
+    """Not in Tyk: a key whose `expires` falls within one of `events.key_expiry_warning_days`."""
+
+    key: str = ""  # redacted as logs redact keys
+    expires_at: datetime = EPOCH
+    days_remaining: int = 0
+    org_id: str = ""
+    json_snake: ClassVar[bool] = True
+
+
 def _omit_empty_api_id(fields: dict[str, Any]) -> dict[str, Any]:
     """Tyk's certificate metas tag api_id `omitempty` (a server certificate's events have none)."""
     if not fields.get("api_id"):
@@ -247,6 +285,10 @@ META_TYPES: dict[Event, type[EventMeta]] = {
     Event.OAuth2ScopeCheckFailed: MapMeta,
     Event.OAuth2ExchangeSucceeded: MapMeta,
     Event.OAuth2ExchangeFailed: MapMeta,
+    Event.WebhookDeliveryFailed: WebhookFailedMeta,
+    Event.WebhookEndpointPaused: EndpointMeta,
+    Event.WebhookEndpointResumed: EndpointMeta,
+    Event.KeyExpiringSoon: KeyExpiringMeta,
 }
 
 

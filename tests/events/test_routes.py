@@ -9,8 +9,15 @@ from gateway.events.catalog import Event
 from gateway.events.routes import GATEWAY, SYSTEM_EVENTS, reachable, tables
 
 
-def test_only_token_events_are_system_events() -> None:
-    assert {Event.TokenCreated, Event.TokenUpdated, Event.TokenDeleted} == SYSTEM_EVENTS
+def test_token_endpoint_and_key_expiry_events_are_system_events() -> None:
+    assert {
+        Event.TokenCreated,
+        Event.TokenUpdated,
+        Event.TokenDeleted,
+        Event.WebhookEndpointPaused,
+        Event.WebhookEndpointResumed,
+        Event.KeyExpiringSoon,
+    } == SYSTEM_EVENTS
 
 
 @pytest.mark.parametrize(
@@ -23,6 +30,9 @@ def test_only_token_events_are_system_events() -> None:
         ("api1", "OrderSeen", ("api1", "")),  # custom events reach both
         ("", Event.CertificateExpiringSoon, ("",)),  # a server certificate belongs to no API
         ("api1", Event.CertificateExpiringSoon, ("api1",)),
+        ("api1", Event.WebhookDeliveryFailed, ("api1", "")),  # the API's handlers and tyk.conf's
+        ("", Event.WebhookDeliveryFailed, ("",)),  # a tyk.conf webhook's failure
+        ("api1", Event.WebhookEndpointPaused, ("",)),
     ],
 )
 def test_an_event_reaches_these_tables(api_id: str, event: str, expected: tuple[str, ...]) -> None:
