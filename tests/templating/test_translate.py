@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.errors import ConfigError
+from gateway.events.catalog import Event, EventMessage, HostStatusMeta
 from gateway.packaged import TEMPLATES
 from gateway.templating.template import from_string, load_template
 
@@ -108,6 +110,14 @@ def test_dot_is_the_current_item_in_range_over_maps_of_maps() -> None:
 def test_crlf_text_is_kept_byte_for_byte() -> None:
     assert render("a\r\n{{.Type}}\r\n") == "a\r\nHostDown\r\n"
     assert from_string('"{{.X}}"\r\n').render({"X": "q\r"}) == '"q\\r"\r\n'
+
+
+def test_a_brace_before_crlf_stays_text() -> None:
+    # A JSON body saved on Windows (or sent from a browser's textarea) opens with `{` then CR LF.
+    windows = (TEMPLATES / "default_webhook.json").read_text().replace("\n", "\r\n")
+    body = from_string(windows).render(EventMessage(Event.HostDown, HostStatusMeta("down")).template_data())
+    assert json.loads(body)["event"] == "HostDown"
+    assert render("{\r\n{{.Type}}}") == "{\r\nHostDown}"
 
 
 def test_translation_keeps_line_numbers() -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from gateway.templating.go.lexer import KEYWORDS, Action, GoTemplateError, Tok, lex, split
 from gateway.templating.go.parser import Parser
 
-# Literal text must not open a jinja tag: a `{` before `{`, `%`, `#` (or before our own next tag) is
-# emitted as an expression; a CR is emitted through `_go_cr`, because jinja normalises newlines in text.
-_JINJA_OPEN = re.compile(r"\{(?=[{%#]|\Z)|\r")
+# Literal text must not open a jinja tag: a `{` before `{`, `%`, `#` (or before our own next tag, which
+# a CR is too) is emitted as an expression; a CR is emitted through `_go_cr`, because jinja normalises
+# newlines in text (a template saved on Windows, or a browser's textarea, has `{` then CR LF).
+_JINJA_OPEN = re.compile(r"\{(?=[{%#\r]|\Z)|\r")
 _NAME = re.compile(r"\s*([^\W\d]\w*)")
 
 
