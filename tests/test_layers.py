@@ -87,6 +87,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.events.catalog": (),
     "gateway.events.routes": ("gateway.events.catalog",),
     "gateway.events.live": ("gateway.events.catalog",),
+    "gateway.events.schemas": ("gateway.events.catalog",),  # the event catalog's JSON Schemas, samples
+    "gateway.events.asyncapi": ("gateway.events.catalog", "gateway.events.schemas"),
+    "gateway.events.kept": ("gateway.events.catalog", "gateway.events.schemas"),  # a kept event rebuilt
     "gateway.events.bus": (
         "gateway.events.catalog",
         "gateway.events.live",
@@ -97,6 +100,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "gateway.handlers": (
         "gateway.handlers",
         "gateway.events.catalog",
+        "gateway.events.schemas",  # sample events (the test event, the template preview)
         "gateway.templating.template",
         "gateway.store.base",
         "gateway.apidef.model",
@@ -104,6 +108,8 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.delivery.options",
         "gateway.delivery.signing",
         "gateway.delivery.cooldown",
+        "gateway.delivery.envelope",
+        "gateway.delivery.digest",
         "gateway.usercode",
     ),
     "gateway.delivery": (
@@ -145,6 +151,7 @@ RULES: dict[str, tuple[str, ...]] = {
         "gateway.delivery.history",
         "gateway.events.catalog",
         "gateway.events.live",
+        "gateway.events.asyncapi",
         "gateway.handlers",
         "gateway.identity",
         "gateway.store.base",

@@ -1,7 +1,8 @@
 """The Gateway REST API (`/tyk/keys`, `/tyk/apis`, `/tyk/reload`) and the health check, on Starlette.
 
 `build_admin(gw)` assembles the rooms: `auth` (the secret guard), `keys`, `org_keys`, `apis`, `certs`,
-`deliveries` (the webhook delivery log), `webhooks` (global webhooks), `openapi` (this API's OpenAPI
+`deliveries` (the webhook delivery log), `webhooks` (global webhooks), `catalog` (the event
+catalog, AsyncAPI), `templates` (template preview), `openapi` (this API's OpenAPI
 document), `system` (reload, health, error bodies). It sees the gateway only through `deps.AdminGateway`
 and is never on the proxy hot path: `app/gateway.py` hands it `/tyk/*` and the health check path only.
 """
@@ -13,8 +14,10 @@ from starlette.middleware import Middleware
 
 from gateway.admin import (
     apis,
+    catalog,
     certs,
     deliveries,
+    endpoints,
     keys,
     oas_io,
     openapi,
@@ -22,6 +25,7 @@ from gateway.admin import (
     policies,
     schema,
     system,
+    templates,
     unsupported,
     versions,
     webhooks,
@@ -48,7 +52,10 @@ def build_admin(gw: AdminGateway) -> Starlette:
             *certs.routes(gw),
             # Before any /tyk/webhooks/{id} route, which would otherwise take "deliveries" for an id.
             *deliveries.routes(gw),
+            *endpoints.routes(gw),  # also before: "endpoints" is no webhook's id
             *webhooks.routes(gw),
+            *catalog.routes(gw),
+            *templates.routes(gw),
             *openapi.routes(),
             *system.routes(gw),
         ],

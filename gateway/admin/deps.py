@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from gateway.apidef.model import APISpec
 from gateway.certs.store import CertStore
 from gateway.config.model import Config
-from gateway.delivery.history import DeliveryLog
+from gateway.delivery.history import DeliveryLog, Filter
 from gateway.events.catalog import Event, EventMeta
 from gateway.events.live import LiveFeed
 from gateway.identity.sessions import SessionStore
@@ -42,8 +42,31 @@ class AdminGateway(Protocol):
         """The events fired lately, and each new one as it fires (the Dashboard's live view)."""
         ...
 
+    def webhook_endpoints(self) -> list[dict[str, Any]]:
+        """Every webhook target this process sends to, with its state (GET /tyk/webhooks/endpoints)."""
+        ...
+
     async def resend(self, delivery_id: str) -> bool:
         """Accept a delivery of the log again (same webhook-id, new attempts); False if no longer kept."""
+        ...
+
+    async def resend_matching(self, want: Filter, request_id: str) -> dict[str, Any]:
+        """Bulk resend of the deliveries whose newest attempt matches, idempotent per request id:
+        {"status", "resent", "ids", "missing", "next"}."""
+        ...
+
+    async def kept_events(self, want: Filter) -> tuple[list[dict[str, Any]], str | None]:
+        """Accepted events kept (`events.retention`), newest first, and the cursor of the next page."""
+        ...
+
+    async def replay_events(self, webhook_id: str, want: Filter, request_id: str) -> dict[str, Any]:
+        """Kept events rendered by a global webhook and submitted, idempotent per request id; KeyError
+        when there is no such webhook, ConfigError for one its handler refuses."""
+        ...
+
+    async def signing_keys(self) -> list[dict[str, str]]:
+        """The Ed25519 public keys (`whpk_`) of the loaded webhook handlers and global webhooks that sign
+        with a `whsk_` secret key (GET /tyk/webhooks/signing-keys); never a secret."""
         ...
 
     async def test_webhook(self, webhook_id: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ in the store, so every gateway on it sees the same ones).
 A body is checked as its handler would be built and refused with 400 naming the field, storing nothing;
 tyk.conf's webhooks are listed but cannot be changed here (409). Secrets and credential-like headers are
 masked in every answer. As with `/tyk/apis`, APIs pick up a change on the next reload. `POST
-/tyk/webhooks/{id}/test` sends one sample event now and answers with what the target answered.
+/tyk/webhooks/{id}/test` sends one sample event now and answers with what the target answered; `GET
+/tyk/webhooks/signing-keys` publishes the Ed25519 public keys receivers verify `v1a` signatures with.
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def routes(gw: AdminGateway) -> list[Route]:
         except KeyError:
             return error(404, NOT_FOUND)
 
+    async def signing_keys(request: Request) -> Response:
+        return TykJSON({"keys": await gw.signing_keys()})
+
     return [
+        # First: /tyk/webhooks/{webhook_id} would take "signing-keys" for an id.
+        Route("/tyk/webhooks/signing-keys", signing_keys, methods=["GET"]),
         Route("/tyk/webhooks/{webhook_id}/test", test, methods=["POST"]),
         Route("/tyk/webhooks", collection, methods=["GET", "POST"]),
         Route("/tyk/webhooks/", collection, methods=["GET", "POST"]),

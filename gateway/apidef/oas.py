@@ -261,6 +261,8 @@ _DELIVERY_KEYS = {
     "signingSecrets": "signing_secrets",
     "signingSecret": "signing_secret",
     "redactKeys": "redact_keys",
+    "envelope": "envelope",
+    "cooldownMode": "cooldown_mode",
 }
 
 

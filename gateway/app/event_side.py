@@ -17,15 +17,19 @@ from typing import Any
 from gateway.apidef import classic
 from gateway.apidef.model import APISpec
 from gateway.config.model import Config
-from gateway.delivery import outboxes, trial
+from gateway.delivery import digest, outboxes
 from gateway.delivery.deliverer import IN_HAND_PER_SEND, Deliverer
+from gateway.delivery.events_kept import KeptEvents
+from gateway.delivery.gate import Gate
 from gateway.delivery.history import DeliveryLog
 from gateway.delivery.model import RetryPolicy
+from gateway.delivery.replay import Replayer
+from gateway.delivery.retention import Retained
 from gateway.delivery.sender import Sender
 from gateway.errors import ConfigError, Refused, StoreError
 from gateway.events import routes as event_routes
 from gateway.events.catalog import Event
-from gateway.handlers import global_webhooks, registry, sample
+from gateway.handlers import global_webhooks, registry
 from gateway.handlers.base import Handler, HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 from gateway.identity.session import Session
@@ -42,6 +46,7 @@ WEBHOOK_TIMEOUT = 30.0
 # Expiry events of the server's own certificates have no API: tyk.conf handlers receive them.
 
 Routes = dict[tuple[str, str], list[Handler]]
+DIGEST_FLUSH = 2.0  # seconds of a stop given to sending pending webhook digests early
 
 
 class HandlerLayer:
@@ -57,9 +62,11 @@ class HandlerLayer:
         self.outbound = outbound or Outbound.from_config(config.outbound)
         self.http = self.outbound.client(follow_redirects=False, timeout=WEBHOOK_TIMEOUT)
         self.outbox = outboxes.open_outbox(config, store)
-        self.delivery_log = DeliveryLog(config.events.delivery_log_size)
+        self.retained = Retained(config, store)  # attempts, bodies, events: kept `events.retention`
+        self.delivery_log = DeliveryLog(config.events.delivery_log_size, self.retained.attempts)
         sends = config.events.delivery_concurrency
-        self.sender = Sender(self.http, self.delivery_log, concurrency=sends)
+        gate = Gate.from_config(config.events)  # per-target pause, cap and rate
+        self.sender = Sender(self.http, self.delivery_log, concurrency=sends, gate=gate)
         skipped: Counter[str] = Counter()  # by reason: the handlers' (a cooldown) and the Deliverer's drops
         self.deliverer = Deliverer(
             self.outbox,
@@ -68,7 +75,11 @@ class HandlerLayer:
             sends * IN_HAND_PER_SEND,
             hold=config.events.outbox_hold,
             dropped=skipped,
+            bodies=self.retained.bodies,
         )
+        self.replayer = Replayer(self.delivery_log, self.deliverer, store, config.events.retention)
+        events_log = self.retained.events
+        self.kept_events = None if events_log is None else KeptEvents(events_log)
         # What a stop left undone (unwritten deliveries or finish marks, a failed close): the exit status.
         self.shutdown_problems: list[str] = []
         self.deps = HandlerDeps(
@@ -88,6 +99,7 @@ class HandlerLayer:
         self.monitor: TriggerMonitor | None = None
         self.monitor_hook: Handler | None = None
         self.configured_webhooks: dict[str, dict[str, Any]] = {}
+        self.table: Routes = {}  # the last table built: GET /tyk/webhooks/signing-keys reads its keys
 
     def configure(self) -> None:
         """The quota monitor and tyk.conf's global webhooks: ConfigError for a bad setting (fatal at start;
@@ -126,6 +138,7 @@ class HandlerLayer:
                 self._add(routes, spec.api_id, spec.org_id, spec.event_handlers, owner, webhooks)
             except Refused as exc:
                 refused[spec.api_id] = exc
+        self.table = routes
         return routes, refused
 
     def vet(self, spec: APISpec) -> None:
@@ -145,23 +158,17 @@ class HandlerLayer:
         if refusal is not None:
             raise refusal
 
-    async def test_webhook(self, webhook_id: str) -> dict[str, Any]:
-        """One attempt now of a sample event to this global webhook (KeyError when there is none): a
-        definition its handler refuses, or a target the outbound policy refuses, is an error, not sent."""
-        webhook = (await global_webhooks.all_webhooks(self.store, self.configured_webhooks))[webhook_id]
-        try:
-            delivery = await sample.render(webhook, self.deps, f"webhook {webhook_id!r}")
-        except ConfigError as exc:
-            return {"status": None, "error": str(exc), "latency_ms": 0.0}
-        return await trial.attempt(self.http, delivery)
-
     def start(self) -> None:
         self.deliverer.start()
+        self.retained.start()
 
     async def stop(self, deadline: float) -> None:
         """Waits between retries end now; requests on the wire get `deadline` seconds."""
+        # Pending digests go to the outbox now, with what was counted so far: a restart loses none.
+        await digest.flush(self.store, min(max(0.0, deadline), DIGEST_FLUSH))
         self.sender.halt()
         await self.deliverer.stop(deadline)
+        await self.retained.stop()  # the last attempts written, while the store is still open
         held, unfinished = self.deliverer.unwritten.held, self.deliverer.unwritten.unfinished
         if held:
             self.shutdown_problems.append(f"{held} webhook deliveries never written to the outbox (lost)")
@@ -174,6 +181,7 @@ class HandlerLayer:
         except StoreError as exc:
             log.error("%s", exc)
             self.shutdown_problems.append(f"the webhook outbox did not close: {exc}")
+        await self.retained.close()
         await self.http.aclose()
 
     async def _key_rpc(self, fn: str, args: list[str]) -> Any:

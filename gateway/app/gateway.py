@@ -17,6 +17,7 @@ from typing import Any
 from gateway.admin import build_admin
 from gateway.apidef.loader import LoadResult, load_dir
 from gateway.apidef.model import APISpec
+from gateway.app import webhook_tools
 from gateway.app.front import Front
 from gateway.app.metered import PATH as METRICS_PATH
 from gateway.app.metered import Metered
@@ -27,7 +28,7 @@ from gateway.certs.store import CertStore
 from gateway.chain.jwt_auth import JWTAuth
 from gateway.config.model import Config
 from gateway.dashboard import build_dashboard
-from gateway.delivery.history import DeliveryLog
+from gateway.delivery.history import DeliveryLog, Filter
 from gateway.errors import ConfigError, StoreError
 from gateway.events.catalog import EventMessage, EventMeta
 from gateway.events.live import LiveFeed
@@ -119,6 +120,7 @@ class Gateway(Front):
         await parts.bus.start()
         parts.handlers.start()
         parts.uptime.start()
+        parts.key_expiry.start()
         await parts.cert_monitor.start()
         if self._metered is not None:
             await self._metered.start()
@@ -147,6 +149,7 @@ class Gateway(Front):
         parts = self.parts
         await parts.uptime.stop()  # before the bus: its last events are still delivered
         await parts.cert_monitor.stop()
+        await parts.key_expiry.stop()
         self._table.close()
         began = time.monotonic()
         await parts.bus.stop()  # every accepted event is now rendered and in the outbox
@@ -247,8 +250,24 @@ class Gateway(Front):
     async def resend(self, delivery_id: str) -> bool:
         return await self.parts.handlers.deliverer.resend(delivery_id)
 
+    async def resend_matching(self, want: Filter, request_id: str) -> dict[str, Any]:
+        return (await self.parts.handlers.replayer.resend(want, request_id)).to_json()
+
+    async def kept_events(self, want: Filter) -> tuple[list[dict[str, Any]], str | None]:
+        kept = self.parts.handlers.kept_events
+        return ([], None) if kept is None else await kept.query(want)
+
+    async def replay_events(self, webhook_id: str, want: Filter, request_id: str) -> dict[str, Any]:
+        return await webhook_tools.replay_events(self.parts.handlers, webhook_id, want, request_id)
+
+    def webhook_endpoints(self) -> list[dict[str, Any]]:
+        return self.parts.handlers.sender.gate.view()
+
     async def test_webhook(self, webhook_id: str) -> dict[str, Any]:
-        return await self.parts.handlers.test_webhook(webhook_id)
+        return await webhook_tools.test_webhook(self.parts.handlers, webhook_id)
+
+    async def signing_keys(self) -> list[dict[str, str]]:
+        return await webhook_tools.signing_keys(self.parts.handlers)
 
     async def reload_group(self) -> None:
         await self.parts.group.request()

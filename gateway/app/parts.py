@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from gateway.apidef.model import APISpec
+from gateway.app import delivery_events
 from gateway.app.cluster import GroupReload
 from gateway.app.event_side import HandlerLayer
 from gateway.certs import registry as cert_registry
@@ -25,6 +26,7 @@ from gateway.events.live import LiveFeed
 from gateway.identity import cache as session_cache
 from gateway.identity.sessions import SessionStore
 from gateway.log import get_logger
+from gateway.monitors.expiring_keys import KeyExpiryScanner
 from gateway.monitors.uptime import HostChecker
 from gateway.outbound import Outbound
 from gateway.store.base import Store
@@ -71,6 +73,10 @@ class Parts:
         self.handlers = HandlerLayer(config, store, self.sessions, self.outbound)
         opened.push_async_callback(self.handlers.close)
         self.handlers.configure()  # a bad `monitor` or `webhooks` setting raises here
+        # WebhookDeliveryFailed and the endpoint events, which the Sender reports as it sends.
+        self.handlers.sender.fire = delivery_events.firer(self.bus.fire)
+        if self.handlers.kept_events is not None:  # events.retention: accepted events kept for replay
+            self.bus.keep = self.handlers.kept_events.note
         if self.handlers.monitor is not None:
             self.sessions.on_quota_reset = self.handlers.monitor.forget
         self.services = Services(
@@ -93,6 +99,8 @@ class Parts:
         self.uptime = HostChecker(
             config.uptime_tests, store, self.bus.fire, self.down_hosts, outbound=self.outbound
         )
+        # KeyExpiringSoon: off (no task) while `events.key_expiry_warning_days` is empty.
+        self.key_expiry = KeyExpiryScanner(config.events, store, self.bus.fire, clock=clock)
         self.group = GroupReload(store, reload)
 
     async def resolve_certs(

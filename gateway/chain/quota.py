@@ -27,14 +27,15 @@ async def count(
     quota_max: int,
     renewal_rate: float,
     counted: tuple[int, float] | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, float]:
     """Count one request against a quota counter: (remaining, renews as Unix seconds or 0).
 
     `counted` is the (count, reset) of a step already taken. The caller blocks when remaining < 0:
-    exactly `quota_max` requests pass in a period.
+    exactly `quota_max` requests pass in a period. `renews` keeps its fraction: the trigger monitor's
+    reservations end with the period, not at the whole second before (which re-fired each threshold).
     """
     used, reset = counted or await services.store.incr_window(key, renewal_rate)
-    return quota_max - used, int(services.clock() + reset) if reset > 0 else 0
+    return quota_max - used, services.clock() + reset if reset > 0 else 0.0
 
 
 def quota_counter(ctx: RequestContext, session: Session, api_id: str) -> str:
@@ -63,7 +64,7 @@ class KeyQuota(KeyStep):
             return
         # For the `quotas` response headers; the stored session is not rewritten (GET /tyk/keys
         # recomputes quota_remaining from the counter).
-        ctx.outgoing.quota_live = (max(0, remaining), renews or limit.quota_renews)
+        ctx.outgoing.quota_live = (max(0, remaining), int(renews) or limit.quota_renews)
         if remaining < 0:
             meta = QuotaExceededMeta(QUOTA_EVENT_MESSAGE, path=ctx.path, origin=ctx.origin, key=ctx.key)
             ctx.fire(Event.QuotaExceeded, meta)

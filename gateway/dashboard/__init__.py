@@ -1,7 +1,8 @@
 """The Dashboard (tyk.conf `dashboard.enabled`): server-rendered pages under /dashboard/ on the gateway's
 listener, signed in with the admin secret. `build_dashboard(gw, secure)` assembles the rooms: `auth`
-(the guard, sign-in, sign-out), `webhooks`, `apis`, `events` (live, over SSE), `deliveries`, and the
-static files (htmx 2.0.11 from npm's htmx.org, our own script and style; no CDN, no build step).
+(the guard, sign-in, sign-out), `webhooks`, `apis`, `events` (live, over SSE), `deliveries`, `preview`
+(a template rendered against a sample event), and the static files (htmx 2.0.11 from npm's htmx.org,
+our own script and style; no CDN, no build step).
 
 It sees the gateway only through `admin.deps.AdminGateway` and is never on the proxy hot path:
 `app/front.py` hands it /dashboard paths only, and only when it is on.
@@ -20,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from gateway.admin.deps import AdminGateway
-from gateway.dashboard import apis, auth, deliveries, events, webhooks
+from gateway.dashboard import apis, auth, deliveries, events, preview, webhooks
 from gateway.dashboard.common import PREFIX, Dash, signed_in
 from gateway.errors import StoreError
 from gateway.log import get_logger
@@ -62,6 +63,7 @@ def build_dashboard(gw: AdminGateway, secure: bool) -> Starlette:
             *apis.routes(dash),
             *events.routes(dash),
             *deliveries.routes(dash),
+            *preview.routes(dash),
             Mount(PREFIX + "/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(auth.Guard, dash=dash)],

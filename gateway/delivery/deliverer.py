@@ -5,7 +5,8 @@ is held and written again by delivery/unwritten.py). The run loop takes deliveri
 own task, at most `in_hand` at once, sending or waiting between attempts (the Sender bounds the attempts
 on the wire); a delivery is finished when sent or given up (then its cooldown reservation is released).
 On `stop` a send still running at the deadline is cancelled and NOT finished: it stays in the outbox for
-the next start (at-least-once). What it accepts it keeps a while (kept.py), for `resend`.
+the next start (at-least-once). What it accepts it keeps a while, for `resend`: the last ones in memory
+(kept.py), and every one for `events.retention` in the retained log of bodies (sealed; shared on Redis).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import replace
 from gateway.delivery import cooldown
 from gateway.delivery.kept import KeptDeliveries
 from gateway.delivery.model import Delivery, Outbox
+from gateway.delivery.retained import RetainedLog
 from gateway.delivery.unwritten import Unwritten
 from gateway.errors import StoreError
 from gateway.log import Throttle, get_logger
@@ -46,6 +48,7 @@ class Deliverer:
         *,
         hold: int = 10_000,
         dropped: Counter[str] | None = None,
+        bodies: RetainedLog | None = None,
     ) -> None:
         self.outbox = outbox
         # `hold`: events.outbox_hold; `dropped`: where drops past it are counted, by reason.
@@ -56,6 +59,7 @@ class Deliverer:
         self._running: set[asyncio.Task[None]] = set()
         self._sending: set[str] = set()  # ids of the deliveries in hand
         self.kept = KeptDeliveries()  # the last ones accepted, whole: what `resend` sends again
+        self.bodies = bodies  # every one accepted, for the retention: a resend from any gateway
         self._room = asyncio.Event()  # set while fewer than `in_hand` deliveries run
         self._room.set()
         self._loop: asyncio.Task[None] | None = None
@@ -63,14 +67,19 @@ class Deliverer:
 
     async def submit(self, delivery: Delivery) -> None:
         self.kept.keep(delivery)
+        if self.bodies is not None:
+            self.bodies.append(delivery, key=delivery.id)  # sealed and written by its flush, later
         await self.unwritten.add(delivery)
 
     async def resend(self, delivery_id: str) -> bool:
         """Accept a kept delivery again: the same id (receivers deduplicate on its webhook-id), a new
-        series of attempts counted from now, no cooldown of its own. False when it is no longer kept.
-        One still in hand here is not accepted twice (one id, one entry in the outbox): its attempts go on."""
+        series of attempts counted from now, no cooldown of its own. False when it is no longer kept
+        (here, or in the retained bodies: StoreError when those cannot be read). One still in hand here
+        is not accepted twice (one id, one entry in the outbox): its attempts go on."""
         delivery = self.kept.get(delivery_id)
-        if delivery is None:
+        if delivery is None and self.bodies is not None:
+            delivery = await self.bodies.get(delivery_id)
+        if not isinstance(delivery, Delivery):
             return False
         if delivery_id not in self._sending:
             await self.submit(replace(delivery, reservation="", accepted=time.time()))

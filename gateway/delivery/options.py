@@ -1,9 +1,10 @@
-"""A webhook handler's delivery options, read from its meta at load: the retry policy and signing secrets.
+"""A webhook handler's delivery options, read from its meta at load: the retry policy, signing secrets,
+the body's envelope and the cooldown mode.
 
 Classic handler_meta and OAS eventHandlers both arrive here as meta: `retry` (an object of
 max_attempts / max_elapsed / base_delay / max_delay, OAS camelCase accepted) over the tyk.conf
-defaults, and `signing_secrets` (a list) or `signing_secret`. Out-of-range values are ConfigErrors
-naming the field and value; this module never sends anything.
+defaults, `signing_secrets` (a list) or `signing_secret`, `envelope` and `cooldown_mode`. Out-of-range
+values are ConfigErrors naming the field and value; this module never sends anything.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def retry_policy(meta: dict[str, Any], defaults: RetryPolicy, where: str) -> Ret
 
 
 def signing_secrets(meta: dict[str, Any], where: str) -> tuple[str, ...]:
-    """The signing secrets, newest first; every one is checked to be a usable `whsec_` secret."""
+    """The signing secrets, newest first; every one is checked to be a usable `whsec_` secret or `whsk_`
+    secret key."""
     many = meta.get("signing_secrets", meta.get("signingSecrets"))
     one = meta.get("signing_secret", meta.get("signingSecret"))
     found: list[Any] = []
@@ -74,3 +76,26 @@ def signing_secrets(meta: dict[str, Any], where: str) -> tuple[str, ...]:
             # The value itself is a credential: name its position, never print it.
             raise ConfigError(where, f'"signing_secrets[{i}]": {exc}') from None
     return tuple(found)
+
+
+ENVELOPES = ("tyk", "cloudevents")  # "tyk": the template's output as the body, as Tyk sends it
+COOLDOWN_MODES = ("drop", "digest")  # "drop": Tyk's cooldown, identical events within it are not sent
+
+
+def envelope(meta: dict[str, Any], where: str) -> str:
+    """`envelope`: "tyk" (absent or "" too) or "cloudevents" (CloudEvents 1.0 structured mode)."""
+    return _choice(meta, "envelope", "envelope", ENVELOPES, where)
+
+
+def cooldown_mode(meta: dict[str, Any], where: str) -> str:
+    """`cooldown_mode` (OAS `cooldownMode`): "drop" (absent or "" too) or "digest"."""
+    return _choice(meta, "cooldown_mode", "cooldownMode", COOLDOWN_MODES, where)
+
+
+def _choice(meta: dict[str, Any], name: str, alias: str, allowed: tuple[str, ...], where: str) -> str:
+    value = meta.get(name, meta.get(alias))
+    if value in (None, ""):
+        return allowed[0]
+    if value not in allowed:
+        raise ConfigError(where, f'"{name}": expected one of {list(allowed)}, got {value!r}')
+    return str(value)

@@ -4,8 +4,10 @@ At most `concurrency` attempts are on the wire at once, whoever's they are: a de
 next attempt holds no slot, so a receiver that is down delays nobody else's webhooks. Full-jitter
 exponential backoff, `Retry-After` honoured, 410 Gone remembered per target, a target the
 outbound policy refuses given up at once, redirects never followed, each attempt signed afresh (Standard
-Webhooks) and recorded in the delivery log. It never finishes or releases anything in the outbox: the
-Deliverer does, from the returned verdict.
+Webhooks) and recorded in the delivery log. Each attempt passes its target's gate first (gate.py: the
+pause, the per-target cap and rate; time paused and failed probes are outside the retry budget), and
+a delivery given up is reported as WebhookDeliveryFailed. It never finishes or releases anything in
+the outbox: the Deliverer does, from the returned verdict.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from gateway.delivery import signing
+from gateway.delivery.gate import Gate
 from gateway.delivery.history import Attempt, DeliveryLog, target
 from gateway.delivery.model import AttemptTracer, Delivery
+from gateway.delivery.targets import Notice
 from gateway.log import Throttle, get_logger
 from gateway.outbound import OutboundRefused
 
@@ -32,6 +36,7 @@ log = get_logger("delivery.sender")
 RETRYABLE_4XX = frozenset({408, 425, 429})
 # A target that answered 410 Gone gets nothing more from this gateway for this long.
 GONE_FOR = 3600.0
+FAILED = "WebhookDeliveryFailed"  # the event a delivery given up fires (never for one carrying it)
 
 
 class Sender:
@@ -44,6 +49,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rand: Callable[[], float] = random.random,
         concurrency: int = 64,
+        gate: Gate | None = None,
     ) -> None:
         self._http = http
         self._slots = asyncio.Semaphore(max(1, concurrency))  # attempts on the wire at once
@@ -55,10 +61,15 @@ class Sender:
         self._gone: dict[str, float] = {}  # target URL -> until when it is skipped
         self._fail_log = Throttle(10.0)
         self.spans: AttemptTracer | None = None  # set by app/traced.py when tracing is on
+        # Per-target pause, cap and rate; none of them unless given (the gateway's come from tyk.conf).
+        self.gate = gate or Gate(clock=clock)
+        self.gate.notify = self._notify
+        self.fire: Callable[[Notice], object] | None = None  # set by app/parts.py: the gateway's events
 
     def halt(self) -> None:
         """Shutdown: deliveries waiting to retry stop now, unfinished, and stay in the outbox."""
         self._halted.set()
+        self.gate.halt()
 
     async def _pause(self, seconds: float) -> None:
         try:
@@ -72,32 +83,44 @@ class Sender:
         """True once delivered; False when given up (the Deliverer then frees its cooldown)."""
         policy = delivery.retry
         keys = tuple(signing.secret_key(s) for s in delivery.secrets)
-        deadline = (delivery.accepted or self._clock()) + policy.max_elapsed
-        attempt = 0
+        start = delivery.accepted or self._clock()
+        attempt = spared = 0  # attempts made; failed probes among them, which its budget does not count
         while True:
             attempt += 1
             if self._gone.get(delivery.url, 0.0) > self._clock():
-                self._record(delivery, attempt, 0, 0.0, "target answered 410 Gone earlier", "gone")
+                gone = "target answered 410 Gone earlier"
+                self._record(delivery, attempt, 0, 0.0, gone, "gone")
+                self._failed(delivery, attempt - 1, gone)  # the attempts made: this one was not
                 return False
-            async with self._slots:
-                status, error, wait = await self._attempt(delivery, attempt, keys)
+            # The target's turn before a global slot: a slow or paused target holds none beyond its cap.
+            async with self.gate.turn(delivery.url) as turn:
+                async with self._slots:
+                    status, error, wait = await self._attempt(delivery, attempt, keys)
+                unwell = _unwell(status, wait)
+                turn.end(200 <= status < 300, unwell, error)
             if 200 <= status < 300:
                 return True
+            if turn.probe and unwell:  # the target failed its probe and is still paused: not our budget
+                spared += 1
+                continue  # no backoff of ours: the gate lets the next probe through an interval later
             if status == 410:
                 self._gone[delivery.url] = self._clock() + GONE_FOR
                 self._finish(delivery, attempt, status, error, "gone")
                 return False
-            final = (300 <= status < 500 and status not in RETRYABLE_4XX) or attempt >= policy.max_attempts
+            counted = attempt - spared
+            final = (300 <= status < 500 and status not in RETRYABLE_4XX) or counted >= policy.max_attempts
             if wait is None:
-                ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+                ceiling = min(policy.max_delay, policy.base_delay * 2 ** (counted - 1))
                 wait = self._rand() * ceiling  # full jitter: spreads a burst of retries over the window
+            # Time its target spent paused is not the delivery's: it could not be attempted then.
+            deadline = start + policy.max_elapsed + self.gate.paused_between(delivery.url, start)
             if final or self._clock() + wait > deadline:
                 self._finish(delivery, attempt, status, error, "given up")
                 return False
             await self._sleep(wait)
 
     async def _attempt(
-        self, delivery: Delivery, attempt: int, keys: tuple[bytes, ...]
+        self, delivery: Delivery, attempt: int, keys: tuple[signing.Key, ...]
     ) -> tuple[int, str, float | None]:
         """(status or 0, error text, the server's Retry-After in seconds or None) of one request."""
         headers = [
@@ -148,6 +171,26 @@ class Sender:
                     "webhook_id": delivery.id,
                 },
             )
+        self._failed(delivery, attempt, error or f"answered {status}")
+
+    def _failed(self, delivery: Delivery, attempts: int, error: str) -> None:
+        """WebhookDeliveryFailed for a delivery given up, unless it carried that event itself (no loops)."""
+        if delivery.event == FAILED:
+            return
+        fields = {
+            "message": "Webhook delivery failed",
+            "webhook_id": delivery.id,
+            "target": target(delivery.method, delivery.url),
+            "attempts": attempts,
+            "last_error": error,
+            "event": delivery.event,
+            "api_id": delivery.api_id,
+        }
+        self._notify(Notice(FAILED, fields, delivery.api_id))
+
+    def _notify(self, notice: Notice) -> None:
+        if self.fire is not None:
+            self.fire(notice)
 
     def _record(
         self,
@@ -176,6 +219,14 @@ class Sender:
                 outcome=outcome,
             )
         )
+
+
+def _unwell(status: int, wait: float | None) -> bool:
+    """An attempt that counts against its target's failure budget: no answer (not a refusal by the
+    outbound policy, which no request reached), a 5xx, or a 4xx that asks to be retried."""
+    if status == 0:
+        return wait != math.inf
+    return status >= 500 or status in RETRYABLE_4XX
 
 
 def _ms(began: float) -> float:

@@ -3,15 +3,16 @@
 Handlers are resolved when an event is fired and travel with it in the queue, so a reload that swaps the
 handler table never abandons an event already accepted. A full queue drops, counts and logs (throttled)
 instead of slowing a request. Every event fired is also noted in the live feed, when there is one
-(events/live.py: the Dashboard's view), whether or not a handler wants it. This module never renders or
-sends anything itself: handlers do.
+(events/live.py: the Dashboard's view), whether or not a handler wants it, and handed to the `keep` hook
+when there is one (delivery/events_kept.py: kept for replay). This module never renders or sends
+anything itself: handlers do.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.config.model import EventsConfig
@@ -41,6 +42,8 @@ class EventBus:
     def __init__(self, config: EventsConfig, live: LiveFeed | None = None) -> None:
         self._config = config
         self._live = live  # None: events no handler wants are not even built
+        # Every accepted event, whether a handler wants it or not (events.retention); a cheap append.
+        self.keep: Callable[[EventMessage], None] | None = None
         self._queue: asyncio.Queue[tuple[Handler, EventMessage]] = asyncio.Queue(config.queue_size)
         self._routes: Routes = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -54,9 +57,9 @@ class EventBus:
         self._routes = routes
 
     def wants(self, api_id: str, event: str) -> bool:
-        """True when some handler would receive this event, or a live feed notes every event: lets
-        callers skip building metas."""
-        return self._live is not None or bool(self._handlers(api_id, event))
+        """True when some handler would receive this event, or a live feed notes every event, or every
+        event is kept (`keep`): lets callers skip building metas."""
+        return self._live is not None or self.keep is not None or bool(self._handlers(api_id, event))
 
     def wants_request(self, api_id: str, event: str) -> bool:
         """True when a handler of this event may read its originating request (unknown: it may)."""
@@ -70,6 +73,8 @@ class EventBus:
         """Queue the event for each of its handlers without waiting; returns how many were queued."""
         if self._live is not None:
             self._live.note(msg)
+        if self.keep is not None and self._accepting:
+            self.keep(msg)
         handlers = self._handlers(msg.api_id, msg.type)
         queued = 0
         for handler in handlers:

@@ -1,4 +1,5 @@
-"""A sample RatelimitExceeded rendered for a webhook as its handler renders a real one (the test event).
+"""A sample event (RatelimitExceeded unless asked for another: events/schemas.py has a sample meta of
+every type) rendered for a webhook as its handler renders a real one (the test event).
 
 The handler is built from the definition with every check of a load (ConfigError; Refused for a target
 the outbound policy denies as written), without its cooldown, handed a Submitter that only catches the
@@ -13,7 +14,8 @@ from typing import Any
 
 from gateway.delivery.model import Delivery
 from gateway.errors import RATE_LIMIT_EXCEEDED
-from gateway.events.catalog import Event, EventMessage, RatelimitExceededMeta
+from gateway.events.catalog import Event, EventMessage
+from gateway.events.schemas import sample_meta
 from gateway.handlers.base import HandlerDeps, HandlerScope
 from gateway.handlers.webhook import WebhookHandler
 
@@ -21,16 +23,11 @@ SAMPLE_EVENT = Event.RatelimitExceeded
 SAMPLE_API = "sample-api"
 
 
-def sample_event() -> EventMessage:
-    """A RatelimitExceeded as a keyed request past its rate would fire it (the key is not a real one)."""
-    meta = RatelimitExceededMeta(
-        RATE_LIMIT_EXCEEDED,
-        path="/sample/path",
-        origin="203.0.113.10",  # TEST-NET-3: no one's address
-        key="sample-key-0000",
-        request_id="sample-request",
-    )
-    return EventMessage(SAMPLE_EVENT, meta, SAMPLE_API)
+def sample_event(event: Event = SAMPLE_EVENT) -> EventMessage:
+    """A RatelimitExceeded as a keyed request past its rate would fire it (path `/sample/path`, origin
+    203.0.113.10, key `sample-key-0000`: not a real one), or a sample of another event, fired now."""
+    overrides = {"Message": RATE_LIMIT_EXCEEDED} if event is Event.RatelimitExceeded else {}
+    return EventMessage(event, sample_meta(event, overrides), SAMPLE_API)
 
 
 class _Catch:
@@ -41,7 +38,9 @@ class _Catch:
         self.caught = delivery
 
 
-async def render(webhook: Mapping[str, Any], deps: HandlerDeps, where: str) -> Delivery:
+async def render(
+    webhook: Mapping[str, Any], deps: HandlerDeps, where: str, event: Event = SAMPLE_EVENT
+) -> Delivery:
     """The Delivery a webhook's handler would submit for the sample event."""
     catch = _Catch()
     handler = WebhookHandler.from_meta(
@@ -49,7 +48,7 @@ async def render(webhook: Mapping[str, Any], deps: HandlerDeps, where: str) -> D
         HandlerScope(where=where),
         dataclasses.replace(deps, deliveries=catch),
     )
-    await handler.handle(sample_event())
+    await handler.handle(sample_event(event))
     if catch.caught is None:  # only a cooldown holds a delivery back, and it is off
         raise RuntimeError(f"{where}: the webhook rendered nothing")
     return catch.caught

@@ -4,7 +4,11 @@ Tyk's cooldown (the same rendered request within `event_timeout` seconds is sent
 before sending and released when delivery finally fails, by delivery/cooldown.py. The rendered
 request goes to the Deliverer (deps.deliveries), which holds it in memory while the outbox cannot be
 written: it is never sent from here then. Only without a Deliverer (unit tests) is it sent once, here.
-All validation is in `from_meta`, at load; `handle` never raises for configuration reasons.
+The body is the template's output, or with `envelope: "cloudevents"` a CloudEvents envelope
+(delivery/envelope.py); the cooldown compares the template's output either way. With `cooldown_mode:
+"digest"` suppressed events are counted and summed up in one delivery when the cooldown ends
+(delivery/digest.py). All validation is in `from_meta`, at load; `handle` never raises for
+configuration reasons.
 """
 
 from __future__ import annotations
@@ -16,14 +20,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.delivery import cooldown
+from gateway.delivery import cooldown, digest, envelope, options
 from gateway.delivery.model import Delivery, RetryPolicy, new_id
 from gateway.delivery.options import retry_policy, signing_secrets
 from gateway.delivery.signing import secret_key, signature_headers
 from gateway.errors import ConfigError, HandlerError, StoreError
 from gateway.events.catalog import EventMessage
+from gateway.handlers import webhook_body
 from gateway.handlers.base import HandlerDeps, HandlerScope
-from gateway.log import Throttle, get_logger, redact_key
+from gateway.log import Throttle, get_logger
 from gateway.packaged import find_template
 from gateway.templating.template import Template, load_template
 
@@ -50,6 +55,9 @@ class WebhookHandler:
         retry: RetryPolicy | None = None,
         secrets: tuple[str, ...] = (),
         redact_keys: bool = False,
+        cloudevents: bool = False,
+        templated: bool = True,
+        digest: bool = False,
     ) -> None:
         self.name = name
         self.method = method
@@ -67,6 +75,9 @@ class WebhookHandler:
         self.retry = retry or deps.retry
         self.secrets = secrets
         self.redact_keys = redact_keys
+        self.cloudevents = cloudevents  # the body is a CloudEvents envelope
+        self.templated = templated  # a template_path was given: with CloudEvents its output is `data`
+        self.digest = digest  # cooldown_mode "digest"
         split = urlsplit(url)
         self._request_target = (split.path or "/") + (f"?{split.query}" if split.query else "")
         self._host = split.netloc
@@ -80,7 +91,7 @@ class WebhookHandler:
         # Tyk sends GET when no method is given.
         method = method.upper() or "GET"
         url = meta.get("target_path")
-        if not isinstance(url, str) or not _http_url(url):
+        if not isinstance(url, str) or not webhook_body.http_url(url):
             raise ConfigError(where, f'"target_path": expected an absolute http(s) URL, got {url!r}')
         deps.outbound.check_url(url, where, '"target_path"')  # Refused: a denied address or name
         header_map = meta.get("header_map") or {}
@@ -96,8 +107,11 @@ class WebhookHandler:
         template = load_template(
             find_template(meta.get("template_path"), where, deps.config_dir, deps.template_dir)
         )
+        cloudevents = options.envelope(meta, where) == "cloudevents"
         headers = {"User-Agent": "Tyk-Hookshot"}
-        if template.is_json:
+        if cloudevents:
+            headers["Content-Type"] = envelope.CONTENT_TYPE
+        elif template.is_json:
             headers["Content-Type"] = "application/json"
         headers.update(header_map)  # header_map wins, as in Tyk
         name = meta.get("name") or meta.get("id") or url
@@ -116,6 +130,9 @@ class WebhookHandler:
             retry=retry_policy(meta, deps.retry, where),
             secrets=signing_secrets(meta, where),
             redact_keys=redact,
+            cloudevents=cloudevents,
+            templated=bool(meta.get("template_path")),
+            digest=options.cooldown_mode(meta, where) == "digest",
         )
 
     def checksum(self, body: bytes) -> str:
@@ -127,58 +144,71 @@ class WebhookHandler:
         return hashlib.md5(wire, usedforsecurity=False).hexdigest()
 
     async def handle(self, msg: EventMessage) -> None:
-        data = msg.template_data()
-        if self.redact_keys and data["Meta"].get("Key"):
-            # Tyk's field stays; only its value is masked (events.redact_keys_in_payloads, redact_keys).
-            data["Meta"] = data["EventMetaData"] = {
-                **data["Meta"],
-                "Key": redact_key(str(data["Meta"]["Key"])),
-            }
-        body = self.template.render(data).encode()
+        rendered = self.template.render(webhook_body.template_data(msg, self.redact_keys))
+        body = rendered.encode()
         store = self.deps.store
         delivery_id = new_id()
+        if self.cloudevents:
+            data = rendered if self.templated else None
+            body = webhook_body.cloudevent(msg, self.scope, data, self.redact_keys, delivery_id)
         reservation = ""
         if self.cooldown > 0:
-            reservation = cooldown.key(self.checksum(body))
+            # The template's output, not the envelope (its id and time differ every time).
+            reservation = cooldown.key(self.checksum(rendered.encode()))
             try:
-                if not await cooldown.reserve(store, reservation, delivery_id, self.cooldown):
-                    log.debug("webhook %r: %s suppressed by cooldown", self.name, msg.type)
-                    self.deps.skipped["deduplicated"] += 1
-                    return
+                reserved = await cooldown.reserve(store, reservation, delivery_id, self.cooldown)
             except StoreError as exc:
                 # Without the store the cooldown cannot be kept; deliver rather than lose the event.
                 # Logged once per outage (every 10 s), not once per event.
                 if _COOLDOWN_LOG.allow(self.name):
                     log.warning("webhook %r: cooldown unavailable, sending anyway: %s", self.name, exc)
-                reservation = ""
+                reservation, reserved = "", True
+            if not reserved:
+                log.debug("webhook %r: %s suppressed by cooldown", self.name, msg.type)
+                self.deps.skipped["deduplicated"] += 1
+                if self.digest:
+                    await digest.count(store, reservation, self.cooldown, msg.type, body, msg.meta.request_id)
+                return
+            if reservation and self.digest:
+                digest.arm(store, delivery_id, self.cooldown, self._send_digest)
+        headers = webhook_body.headers(self.headers, msg.meta.request_id)
+        await self._submit(msg.type, body, headers, reservation, delivery_id, msg.trace)
+
+    async def _submit(
+        self,
+        event: str,
+        body: bytes,
+        headers: tuple[tuple[str, str], ...],
+        reservation: str,
+        delivery_id: str,
+        trace: str = "",
+    ) -> None:
         if self.deps.deliveries is not None:
             delivery = Delivery(
                 api_id=self.scope.api_id,
                 handler=self.name,
-                event=msg.type,
+                event=event,
                 method=self.method,
                 url=self.url,
                 body=body,
-                headers=self._headers(msg),
+                headers=headers,
                 retry=self.retry,
                 secrets=self.secrets,
                 reservation=reservation,
                 id=delivery_id,
                 accepted=time.time(),
-                trace=msg.trace,
+                trace=trace,
             )
             await self.deps.deliveries.submit(delivery)  # the Deliverer sends it once it is durable
             return
-        await self._send_once(body, reservation, delivery_id, self._headers(msg))
+        await self._send_once(body, reservation, delivery_id, headers)
 
-    def _headers(self, msg: EventMessage) -> tuple[tuple[str, str], ...]:
-        """The handler's headers, plus the X-Request-ID of the request that fired the event (not in
-        Tyk; a header_map that names it wins)."""
-        headers = tuple(self.headers.items())
-        request_id = msg.meta.request_id
-        if request_id and not any(name.lower() == "x-request-id" for name in self.headers):
-            headers += (("X-Request-ID", request_id),)
-        return headers
+    async def _send_digest(self, found: digest.Suppressed) -> None:
+        """When a digest cooldown ends: the last suppressed event's body, saying how many there were."""
+        delivery_id = new_id()
+        body, told = digest.message(found, self.cloudevents, delivery_id)
+        headers = webhook_body.headers(self.headers, found.request_id) + told
+        await self._submit(found.event, body, headers, "", delivery_id)
 
     async def _send_once(
         self, body: bytes, reservation: str, delivery_id: str, headers: tuple[tuple[str, str], ...]
@@ -200,14 +230,3 @@ class WebhookHandler:
             # so that a later identical event is not suppressed by a delivery that never happened.
             if reservation and not delivered:
                 await cooldown.release(self.deps.store, reservation, delivery_id)
-
-
-def _http_url(url: str) -> bool:
-    """An absolute http(s) URL that urllib can take apart: a malformed IPv6 host, or a port out of range
-    or not a number, would raise where the webhook is sent (and a handler is checked at every load)."""
-    try:
-        split = urlsplit(url)
-        split.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return False
-    return split.scheme in ("http", "https") and bool(split.netloc)

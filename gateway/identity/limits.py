@@ -161,3 +161,12 @@ def check_smoothing(raw: Mapping[str, Any], where: str) -> None:
             for name in ("threshold", "trigger", "step", "delay"):
                 if not (block.get(name) or 0) > 0:  # null counts as absent, as everywhere in a session
                     raise ConfigError(where, f"{path}.{name}: must be > 0 when smoothing is enabled")
+
+
+def trigger_limits(r: Reader) -> tuple[float, ...]:
+    """`monitor.trigger_limits` of a session, or (not in Tyk) of a policy: quota usage percentages."""
+    limits = r.items("trigger_limits")
+    for i, value in enumerate(limits):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+            raise r.fail(f"trigger_limits[{i}]", "a percentage above 0 and at most 100", value)
+    return tuple(float(v) for v in limits)

@@ -1,7 +1,8 @@
 """How Tyk merges a key's policies into its session (internal/policy/apply.go, after the lookup): access
 rights replaced by the policies', between policies the most generous rate (smallest per/rate), the
-highest quota (-1 highest of all) and the union of versions and URLs; `partitions` restrict what a
-policy applies and `per_api` gives each API its own limits. Pure: JSON in, JSON out; no lookups.
+highest quota (-1 highest of all), the union of versions and URLs (and, ours, of quota trigger
+thresholds); `partitions` restrict what a policy applies and `per_api` gives each API its own limits.
+Pure: JSON in, JSON out; no lookups.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class Merge:
         self.inactive |= bool(raw.get("is_inactive"))
         self.tags += [t for t in raw.get("tags") or () if t not in self.tags]
         s["meta_data"].update(raw.get("meta_data") or {})
+        # Not in Tyk: a policy's quota thresholds (TriggerExceeded) join the key's own.
+        extra = (raw.get("monitor") or {}).get("trigger_limits") or []
+        if extra:
+            monitor = s["monitor"] = dict(s.get("monitor") or {})
+            monitor["trigger_limits"] = _union(list(monitor.get("trigger_limits") or []), extra)
         if str(raw.get("last_updated") or "") > str(s.get("last_updated") or ""):
             s["last_updated"] = raw["last_updated"]
 

@@ -20,7 +20,7 @@ from gateway import manifests
 from gateway.config.model import PoliciesConfig
 from gateway.errors import ConfigError
 from gateway.identity import operator
-from gateway.identity.limits import Reader
+from gateway.identity.limits import Reader, trigger_limits
 from gateway.log import get_logger
 
 log = get_logger("identity")
@@ -69,6 +69,7 @@ class Policy:
         for name in ("name", "org_id", "last_updated", "post_expiry_action"):
             r.text(name)
         r.mapping("meta_data")
+        trigger_limits(Reader(where, "$.monitor", r.mapping("monitor")))  # not in Tyk: merge.py's
         for i, tag in enumerate(r.items("tags")):
             if not isinstance(tag, str):
                 raise r.fail(f"tags[{i}]", "a string", tag)

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import ConfigError, non_finite
 from gateway.identity import apply as policy_merge
-from gateway.identity.limits import Limit, Reader
+from gateway.identity.limits import Limit, Reader, trigger_limits
 from gateway.log import get_logger
 
 log = get_logger("sessions")
@@ -99,7 +99,7 @@ class Session:
             access_rights=rights,
             meta_data=r.mapping("meta_data"),
             last_updated=r.text("last_updated"),
-            trigger_limits=_trigger_limits(Reader(where, "$.monitor", r.mapping("monitor"))),
+            trigger_limits=trigger_limits(Reader(where, "$.monitor", r.mapping("monitor"))),
             raw=raw,
         )
 
@@ -200,11 +200,3 @@ def parse_stored(value: str, what: str) -> Session | None:
         # Tyk treats an unreadable session as absent; say why once per lookup, key redacted.
         log.warning("ignoring unreadable session of %s: %s", what, exc)
         return None
-
-
-def _trigger_limits(r: Reader) -> tuple[float, ...]:
-    limits = r.items("trigger_limits")
-    for i, value in enumerate(limits):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
-            raise r.fail(f"trigger_limits[{i}]", "a percentage above 0 and at most 100", value)
-    return tuple(float(v) for v in limits)

@@ -4,12 +4,14 @@ Serve it on a loopback port next to the gateway, point a handler's URL at it, an
 `wait_for(n)`: a bounded wait, never a sleep. It answers with a fixed status, after any scripted
 answers (`script`: status and extra headers, one per request in order), so a test can also play a
 failing, rate-limited, redirecting or gone target. It must stay free of gateway internals: it sees only HTTP.
+A `Tap` (opt-in) also sees what every recorder receives while it is installed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +29,25 @@ class Delivery:
         """The body parsed as JSON (raises ValueError when the webhook sent something else)."""
         return json.loads(self.body)
 
+
+class Tap:
+    """Every delivery any recorder receives while installed (`with Tap() as tap:`), so a suite can check
+    all webhook bodies without each test passing something along. The last `limit` are kept, and `seen`
+    counts them all: a flood cannot fill memory."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.deliveries: deque[Delivery] = deque(maxlen=limit)
+        self.seen = 0
+
+    def __enter__(self) -> Tap:
+        TAPS.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        TAPS.remove(self)
+
+
+TAPS: list[Tap] = []  # module-level: recorders are made inside tests, the tap by a fixture around them
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -66,6 +87,9 @@ class WebhookRecorder:
             body=body,
         )
         self.deliveries.append(delivery)
+        for tap in TAPS:
+            tap.deliveries.append(delivery)
+            tap.seen += 1
         self._changed.set()
         if self._on_delivery is not None:
             self._on_delivery(delivery)

@@ -30,7 +30,13 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from tests.browser.axe import audit
 from tests.browser.conftest import API_ID, LISTEN_PATH, TEST_SECRET, WAIT, Stack, shoot
 
-NAV = ("/dashboard/webhooks", "/dashboard/apis", "/dashboard/events", "/dashboard/deliveries")
+NAV = (
+    "/dashboard/webhooks",
+    "/dashboard/apis",
+    "/dashboard/events",
+    "/dashboard/deliveries",
+    "/dashboard/preview",
+)
 HOOK_NAME = "ops-alerts"
 
 # Counts the EventSources the page opens (before any of its scripts run), so the test fires its requests
@@ -310,4 +316,22 @@ def test_test_event_detach_and_delete(driver: WebDriver, stack: Stack) -> None:
     arrive(driver, "/dashboard/webhooks", "deleting a webhook returns to the list")
     gone = not driver.find_elements(By.CSS_SELECTOR, f'table#webhooks tr[data-webhook-id="{webhook_id}"]')
     assert gone, f"contract: the deleted webhook {webhook_id!r} is still listed"
+    preview_and_failed(driver, stack)
     sign_out(driver, stack)
+
+
+def preview_and_failed(driver: WebDriver, stack: Stack) -> None:
+    """Issue 16's pages: the template preview renders the prefilled default template; the deliveries
+    page filtered to failed ones."""
+    open_page(driver, stack, "/dashboard/preview")
+    check_signed_in_chrome(driver, "template preview")
+    Select(element(driver, "select#event", "the preview's event select")).select_by_value("QuotaExceeded")
+    element(driver, "#render", "the preview's render button").click()
+    rendered = element(driver, "pre#rendered", "the rendered body")
+    assert '"event": "QuotaExceeded"' in rendered.text, rendered.text
+    audit(driver, "template preview")
+    open_page(driver, stack, "/dashboard/deliveries")
+    element(driver, "#state-failed", "the failed filter link").click()
+    element(driver, "table#deliveries caption", "the deliveries table")
+    assert "state=failed" in driver.current_url, driver.current_url
+    audit(driver, "failed deliveries")

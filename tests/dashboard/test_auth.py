@@ -28,6 +28,7 @@ PAGES = [
     "/dashboard/events",
     "/dashboard/events/stream",
     "/dashboard/deliveries",
+    "/dashboard/preview",
     "/dashboard/no-such-page",
 ]
 POSTS = [
@@ -39,6 +40,8 @@ POSTS = [
     "/dashboard/apis/a/handlers/attach",
     "/dashboard/apis/a/handlers/detach",
     "/dashboard/deliveries/d/resend",
+    "/dashboard/deliveries/resend",
+    "/dashboard/preview",
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.apidef import oas
-from gateway.delivery import signing
+from gateway.delivery import options, signing
 from gateway.delivery.model import RetryPolicy
 from gateway.delivery.options import retry_policy, signing_secrets
 from gateway.errors import ConfigError
@@ -75,6 +75,8 @@ def test_oas_event_handler_carries_delivery_options() -> None:
                         "retry": {"maxAttempts": 3},
                         "signingSecrets": [secret],
                         "redactKeys": True,
+                        "envelope": "cloudevents",
+                        "cooldownMode": "digest",
                     }
                 ],
             },
@@ -84,3 +86,14 @@ def test_oas_event_handler_carries_delivery_options() -> None:
     assert handler.meta["retry"] == {"maxAttempts": 3}
     assert handler.meta["signing_secrets"] == [secret]
     assert handler.meta["redact_keys"] is True
+    assert (handler.meta["envelope"], handler.meta["cooldown_mode"]) == ("cloudevents", "digest")
+
+
+def test_envelope_and_cooldown_mode_default_to_tyk_and_name_a_bad_value() -> None:
+    assert (options.envelope({}, "w"), options.cooldown_mode({"cooldownMode": ""}, "w")) == ("tyk", "drop")
+    assert options.envelope({"envelope": "cloudevents"}, "w") == "cloudevents"
+    assert options.cooldown_mode({"cooldownMode": "digest"}, "w") == "digest"
+    with pytest.raises(ConfigError, match=r'"envelope": .*got \'cloud\''):
+        options.envelope({"envelope": "cloud"}, "w")
+    with pytest.raises(ConfigError, match=r'"cooldown_mode": .*got \'sum\''):
+        options.cooldown_mode({"cooldown_mode": "sum"}, "w")

@@ -1,11 +1,44 @@
-"""End-to-end fixtures: the seed's API in both formats, and a config for each store backend."""
+"""End-to-end fixtures: the seed's API in both formats, and a config for each store backend; and every
+webhook body a recorder receives checked against the event catalog (tests/catalog_check.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+
+from gateway.testing.recorder import Tap
+from tests.catalog_check import CatalogCheck
+
+# One for the session: its validators are built once, and its counts are the session's summary.
+CATALOG = CatalogCheck()
+
+
+@pytest.fixture(autouse=True)
+def webhook_bodies_match_the_catalog(request: pytest.FixtureRequest) -> Iterator[CatalogCheck]:
+    """After each e2e test, every webhook body its recorders received that is the default template's (or
+    a CloudEvents envelope) validates against its event's schema; a failure names the test and the event."""
+    with Tap(limit=5000) as tap:  # a flood's bodies past the last 5000 go unchecked, not held in memory
+        yield CATALOG
+    problems = [p for delivery in tap.deliveries for p in CATALOG.check(delivery)]
+    assert not problems, f"{request.node.nodeid}: webhook bodies off the event catalog:\n" + "\n".join(
+        problems[:20]
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def catalog_validated_every_event_it_recognised() -> Iterator[None]:
+    """At the session's end: each event type seen in a recognised body was validated at least once (a
+    check that recognises bodies but validates none fails here rather than passing silently)."""
+    yield
+    missed = sorted(name for name in CATALOG.recognised if not CATALOG.validated[name])
+    assert not missed, f"the event catalog check recognised but never validated a body of {missed}"
+    print(  # shown with -s: what the check covered
+        f"\nevent catalog check: validated {dict(CATALOG.validated)}; custom-template bodies "
+        f"{CATALOG.skipped}; not JSON objects {CATALOG.other}; seen only in custom bodies "
+        f"{CATALOG.unvalidated()}"
+    )
 
 
 def hooks_per_event(hook: str, events: Iterable[str]) -> dict[str, list[dict[str, Any]]]:

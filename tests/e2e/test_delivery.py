@@ -71,7 +71,7 @@ async def test_retries_until_delivered_under_one_webhook_id(
             }
             bad = [
                 (await gw.admin("GET", "/tyk/webhooks/deliveries?" + q)).json()
-                for q in ("status=failed", "since=yesterday", "until=2026-12-05T10:00:00")
+                for q in ("status=lost", "since=yesterday", "until=2026-12-05T10:00:00")
             ]
     assert filtered == {
         "status=retrying": 2,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.errors import ConfigError
 from gateway.identity.apply import DIFFERENT_ORG, MIXED, NO_VALID, PolicyError, apply, policy_ids
 from gateway.identity.policies import Policy, PolicySet
 
@@ -215,3 +216,17 @@ def test_a_keys_inline_policies_are_used_instead_of_the_served_ones() -> None:
     with pytest.raises(PolicyError, match=r"meta_data.policies: \$.rate: expected a finite number"):
         apply({**key, "meta_data": {"policies": [{"id": "p", "rate": "fast"}]}}, served)
     assert apply({"apply_policies": ["p"], "meta_data": {"policies": "not a list"}}, served)["rate"] == 1
+
+
+def test_policy_trigger_limits_join_the_keys_own() -> None:
+    """Not in Tyk: a policy's `monitor.trigger_limits` are added to the key's (no duplicates)."""
+    tiers = [
+        Policy.from_json({"access_rights": A, "monitor": {"trigger_limits": t}}, "t", pid)
+        for pid, t in (("t1", [30, 50]), ("t2", [95]))
+    ]
+    policies = PolicySet.of(tiers)
+    key = {"apply_policies": ["t1", "t2"], "monitor": {"trigger_limits": [50, 80]}}
+    assert apply(key, policies)["monitor"] == {"trigger_limits": [50, 80, 30, 95]}
+    assert "monitor" not in apply({"apply_policies": ["nonpart1"]}, POLICIES)  # none: none added
+    with pytest.raises(ConfigError, match=r"monitor.trigger_limits\[0\]"):
+        Policy.from_json({"monitor": {"trigger_limits": [101]}}, "bad", "bad")
