@@ -32,6 +32,7 @@ from bench.scenarios import (
     nginx_argv,
     redis_argv,
     traced_targets,
+    unkept_targets,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also S1 and S2 with tyk.conf metrics on (nothing scraping), each against its twin",
     )
     parser.add_argument(
+        "--retention",
+        action="store_true",
+        help="also S3 with tyk.conf events.retention 0 (nothing kept for replay), against S3",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         metavar="PREFIX",
@@ -98,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         scenarios += traced_targets(run_dir, plain)
     if args.metrics:
         scenarios += metered_targets(run_dir, plain)
+    if args.retention:
+        scenarios += unkept_targets(run_dir, plain)
     if args.only:
         scenarios = [t for t in scenarios if t.name.startswith(tuple(args.only))]
     targets = [*anchors(HERE / "nginx", run_dir), *scenarios]

@@ -329,6 +329,34 @@ def twins(
     ]
 
 
+# --retention: S3 with `events.retention` 0 (no delivery log, bodies or events kept), against S3 itself:
+# what keeping its flood of refusals' events for replay costs the request path.
+UNKEPT = {"events": {"retention": 0}}
+
+
+def unkept_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
+    s3 = next(t for t in plain if t.name.startswith("S3"))
+    embedded = {"type": "embedded", "path": "data"}
+    argv = gateway("S3-unkept", 18033, run_dir, [flood_api()], embedded, UNKEPT)
+    name = "S3 rate-limited flood + webhook, retention 0"
+
+    def report(target: Target, run_dir: Path) -> str:
+        return cost_report(s3, target)  # S3 (events kept) over its twin keeping nothing
+
+    return [
+        Target(
+            name,
+            18033,
+            argv,
+            path="/flood/get",
+            ready_path="/hello",
+            setup=flood_key,
+            refused=True,
+            report=report,
+        )
+    ]
+
+
 def traced_targets(run_dir: Path, plain: list[Target]) -> list[Target]:
     return twins(run_dir, plain, "traces", TRACES, (18027, 18028))
 

@@ -123,7 +123,7 @@ class FileBackend:
 
     def _compact(self) -> None:
         """Rewrite the file with the lines still indexed, and their new offsets."""
-        kept = self._lines([offset for _, _, _, offset in self._index])
+        kept = self._tail()
         self._out.close()
         try:
             rewrite(self.file, kept, self._owner)
@@ -136,6 +136,25 @@ class FileBackend:
                 self._keys[key] = (seq, offset)
             offset += len(line.encode())
         self._index, self._size, self._trimmed = index, offset, 0
+
+    def _tail(self) -> list[str]:
+        """The indexed lines, read in one pass from the oldest on (trimming takes the oldest first, so
+        they are the file's tail, less any damaged line skipped at load): no seek per line, since a
+        rewrite can hold `retention_max` of them and runs on the event loop."""
+        start = self._index[0][3] if self._index else self._size
+        try:
+            with open(self.file, "rb") as source:
+                source.seek(start)
+                tail = source.read(self._size - start)
+        except OSError as exc:
+            raise StoreError(f"{self._owner}: cannot read {self.file}: {exc}") from exc
+        wanted = {offset for _, _, _, offset in self._index}
+        kept, offset = [], start
+        for raw in tail.splitlines(keepends=True):
+            if offset in wanted:
+                kept.append(raw.decode())
+            offset += len(raw)
+        return kept
 
     def _line(self, offset: int) -> str:
         return self._lines([offset])[0]

@@ -145,7 +145,7 @@ class WebhookHandler:
 
     async def handle(self, msg: EventMessage) -> None:
         rendered = self.template.render(webhook_body.template_data(msg, self.redact_keys))
-        body = rendered.encode()
+        body = plain = rendered.encode()
         store = self.deps.store
         delivery_id = new_id()
         if self.cloudevents:
@@ -154,7 +154,7 @@ class WebhookHandler:
         reservation = ""
         if self.cooldown > 0:
             # The template's output, not the envelope (its id and time differ every time).
-            reservation = cooldown.key(self.checksum(rendered.encode()))
+            reservation = cooldown.key(self.checksum(plain))
             try:
                 reserved = await cooldown.reserve(store, reservation, delivery_id, self.cooldown)
             except StoreError as exc:
