@@ -168,7 +168,7 @@ def summarize(targets: list[Target], started: dict[str, float]) -> list[dict[str
     for t in targets:
         med = {
             k: statistics.median(r[k] for r in t.runs)
-            for k in ("rps", "p50", "p99", "cpu_us_per_req", "rss_mb")
+            for k in ("rps", "p50", "p99", "p999", "max", "cpu_us_per_req", "rss_mb")
         }
         one_conn = (t.conns or 64) == 1
         rows.append(
@@ -191,7 +191,7 @@ def summarize(targets: list[Target], started: dict[str, float]) -> list[dict[str
 def table(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
     placement = "pinned: servers CPU 1, wrk and upstream CPU 0" if args.pin else "unpinned"
     columns = (
-        "target", "rps", "p50 ms", "p99 ms", "x nginx-proxy", "x raw ASGI+aiohttp",
+        "target", "rps", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "x nginx-proxy", "x raw ASGI+aiohttp",
         "p50 - nginx ms", "CPU us/req", "peak RSS MB", "start s", "errors",
     )  # fmt: skip
     head = (
@@ -201,7 +201,8 @@ def table(rows: list[dict[str, object]], args: argparse.Namespace) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['x_nginx']:.3f} | "
+            f"| {r['name']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+            f"{_num(r['p999'], '.1f')} | {_num(r['max'], '.1f')} | {r['x_nginx']:.3f} | "
             f"{_num(r['x_raw'], '.2f')} | {_num(r['p50_minus_nginx_ms'], '.2f')} | "
             f"{_num(r['cpu_us_per_req'], '.0f')} | {_num(r['rss_mb'], '.0f')} | "
             f"{_num(r['start_s'], '.2f')} | {r['errors']} |"
