@@ -76,7 +76,7 @@ class Parts:
         # WebhookDeliveryFailed and the endpoint events, which the Sender reports as it sends.
         self.handlers.sender.fire = delivery_events.firer(self.bus.fire)
         if self.handlers.kept_events is not None:  # events.retention: accepted events kept for replay
-            self.bus.keep = self.handlers.kept_events.note
+            self.bus.keep = self.handlers.kept_events
         if self.handlers.monitor is not None:
             self.sessions.on_quota_reset = self.handlers.monitor.forget
         self.services = Services(

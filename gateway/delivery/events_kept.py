@@ -52,15 +52,23 @@ def record(item: tuple[str, Any]) -> dict[str, Any]:
 
 
 class KeptEvents:
-    def __init__(self, log: RetainedLog, per_second: int = PER_SECOND) -> None:
+    def __init__(
+        self, log: RetainedLog, per_second: int = PER_SECOND, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.log = log
         self._per_second = per_second
+        self._clock = clock
         self._second = 0
         self._count = 0
         self.dropped = 0  # events past the rate bound, not kept
 
+    def room(self) -> bool:
+        """Whether an event noted now would be kept (the bus asks before an event no handler wants is
+        built: past the bound in a flood, building it would be wasted on the request path)."""
+        return int(self._clock()) != self._second or self._count < self._per_second
+
     def note(self, msg: Any) -> None:
-        now = int(time.monotonic())
+        now = int(self._clock())
         if now != self._second:
             self._second, self._count = now, 0
         if self._count >= self._per_second:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from gateway.config.model import EventsConfig
 from gateway.events import routes
@@ -38,12 +39,22 @@ class BusStats:
     by_type: Counter[str] = field(default_factory=Counter)  # pairs queued, by event name (metrics)
 
 
+class Keeper(Protocol):
+    """Where accepted events are kept for replay (delivery/events_kept.py), within a rate bound."""
+
+    def note(self, msg: EventMessage) -> None: ...
+
+    def room(self) -> bool:
+        """Whether an event fired now would be kept (cheap: callers ask before building one)."""
+        ...
+
+
 class EventBus:
     def __init__(self, config: EventsConfig, live: LiveFeed | None = None) -> None:
         self._config = config
         self._live = live  # None: events no handler wants are not even built
         # Every accepted event, whether a handler wants it or not (events.retention); a cheap append.
-        self.keep: Callable[[EventMessage], None] | None = None
+        self.keep: Keeper | None = None
         self._queue: asyncio.Queue[tuple[Handler, EventMessage]] = asyncio.Queue(config.queue_size)
         self._routes: Routes = {}
         self._workers: list[asyncio.Task[None]] = []
@@ -59,7 +70,12 @@ class EventBus:
     def wants(self, api_id: str, event: str) -> bool:
         """True when some handler would receive this event, or a live feed notes every event, or every
         event is kept (`keep`): lets callers skip building metas."""
-        return self._live is not None or self.keep is not None or bool(self._handlers(api_id, event))
+        keep = self.keep
+        return (
+            self._live is not None
+            or bool(self._handlers(api_id, event))
+            or (keep is not None and keep.room())  # past its bound a flood's events are not even built
+        )
 
     def wants_request(self, api_id: str, event: str) -> bool:
         """True when a handler of this event may read its originating request (unknown: it may)."""
@@ -74,7 +90,7 @@ class EventBus:
         if self._live is not None:
             self._live.note(msg)
         if self.keep is not None and self._accepting:
-            self.keep(msg)
+            self.keep.note(msg)
         handlers = self._handlers(msg.api_id, msg.type)
         queued = 0
         for handler in handlers:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from gateway.config.model import EventsConfig
+from gateway.delivery.events_kept import KeptEvents
+from gateway.delivery.retained import MemoryBackend, RetainedLog
 from gateway.events.bus import EventBus
 from gateway.events.catalog import AuthFailureMeta, Event, EventMessage, TokenMeta
 
@@ -102,3 +104,21 @@ async def test_the_originating_request_is_wanted_unless_every_handler_says_it_ne
     bus.set_routes({("a", Event.AuthFailure): [unread], ("b", Event.AuthFailure): [unread, unknown]})
     assert not bus.wants_request("a", Event.AuthFailure)
     assert bus.wants_request("b", Event.AuthFailure)  # a handler that does not say may read it
+
+
+def test_past_the_keeping_bound_an_event_no_handler_wants_is_not_built() -> None:
+    # The bound is per second: a flood's events past it would be built on the request path for nothing.
+    now = [100.0]
+    kept = KeptEvents(RetainedLog("events", MemoryBackend(60.0, 100)), per_second=2, clock=lambda: now[0])
+    bus = EventBus(EventsConfig())
+    bus.keep = kept
+    msg = EventMessage(Event.AuthFailure, AuthFailureMeta("Auth Failure"), "a")
+    noted = 0
+    while bus.wants("a", Event.AuthFailure) and noted < 10:
+        kept.note(msg)
+        noted += 1
+    assert noted == 2 and kept.dropped == 0
+    now[0] += 1.0  # the next second has room again
+    assert bus.wants("a", Event.AuthFailure)
+    bus.keep = None
+    assert not bus.wants("a", Event.AuthFailure)
