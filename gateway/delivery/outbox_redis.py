@@ -85,10 +85,16 @@ class RedisOutbox:
         self._closed = False
 
     async def add(self, delivery: Delivery) -> None:
+        switches = self._failovers()
         entry = await self._call(lambda: self._client.xadd(self.stream, {FIELD: self._codec.dumps(delivery)}))
         self._recent[delivery.id] = (time.monotonic(), str(entry), delivery)  # until finished here
         if len(self._recent) > RECENT_KEPT:  # the age is looked at after a switch
             self._recent.popitem(last=False)
+        if switches != self._failovers() and self._failovers_seen != switches:
+            # A switch was seen, and maybe handled, while this XADD was in flight: it may have gone to the
+            # old master after its last replication, and the handling missed it (it was not in `_recent`
+            # yet). The next take looks for the recent adds on the new master again.
+            self._failovers_seen = switches
 
     async def take(self, count: int, wait: float) -> list[Delivery]:
         if self._closed:
