@@ -65,3 +65,19 @@ def test_soak_samples_memory_descriptors_and_the_queue(tmp_path: Path) -> None:
         assert row["rss_mb"] > 0 and row["fds"] > 0 and row["dropped"] == 0, row
     assert samples[-1]["fired"] > 0 and any(row["rps"] > 0 for row in samples)
     assert "drift over" in done.stdout
+
+
+def test_the_server_floor_measures_both_protocols() -> None:
+    """`python -m bench.floor` briefly (granian is not installed here): both servers answered."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.floor", "--runs", "1", "--duration", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split(" | ")[0] for row in rows] == ["| server", "| uvicorn httptools", "| gateway listener"]
+    assert all(float(row.split(" | ")[1].replace(",", "")) > 0 for row in rows[1:])

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from gateway.app.cycle import LeanProtocol
 from gateway.certs.tls import TLSProtocol
 from gateway.config.server import HttpServerOptions
 from gateway.errors import render_error
@@ -29,7 +30,7 @@ class _Refused(Exception):
     """Raised from a parser callback to stop parsing a refused request; data_received swallows it."""
 
 
-class LimitedProtocol(HttpToolsProtocol):
+class LimitedProtocol(LeanProtocol):
     """uvicorn's protocol, counting a head's bytes as they arrive so that an endless one is cut off at
     the limit (llhttp and httptools would buffer it whole), and timing it from its first byte."""
 
@@ -43,12 +44,14 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.timeout_keep_alive = self.idle_timeout  # type: ignore[assignment]  # uvicorn types it int
         self.url = b""
         # Bytes received since the last request ended (or the connection began), at least the next head's
         # size and at most a read more; -1 while a head's request is being read and answered.
         self._head_bytes = 0
         self._head_since: float | None = None  # when the head being read began (None: not timing)
+        # When the last answer was complete on a kept-alive connection with nothing since (None: busy).
+        # The sweep closes it past idle_timeout: one timer per server, not one per response as uvicorn's.
+        self._idle_since: float | None = None
         self._refused = False
         self._status = 0  # a refusal waiting for the answer in flight
 
@@ -61,7 +64,7 @@ class LimitedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's data_received, with the count, and without its 400 after a refusal of ours.
-        self._unset_keepalive_if_required()
+        self._idle_since = None
         if self._head_bytes >= 0:
             if self._head_bytes > self.max_bytes:  # refused while an answer was in flight: drop the rest
                 return
@@ -95,6 +98,18 @@ class LimitedProtocol(HttpToolsProtocol):
         self._head_bytes = -1
         self._head_since = None
         super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, but for its keep-alive timer: the sweep times idle connections.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_since = self.loop.time()
 
     def _check_head(self) -> None:
         """Refuse a complete head over a limit. Its byte count may include some body read with it: then
@@ -155,16 +170,22 @@ class LimitedProtocol(HttpToolsProtocol):
 
     @classmethod
     def _interval(cls) -> float:
-        return max(0.05, min(1.0, cls.head_timeout / 4))  # closes within the timeout plus a quarter, or 1 s
+        # Closes within a timeout plus a quarter of it, or plus 1 s.
+        return max(0.05, min(1.0, min(cls.head_timeout, cls.idle_timeout) / 4))
 
     @classmethod
     def _check_heads(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
-        """The sweep: close the connections whose head has taken longer than the timeout."""
-        started_before = loop.time() - cls.head_timeout
+        """The sweep: close the connections whose head has taken longer than the timeout, and those idle
+        past the idle timeout."""
+        now = loop.time()
+        started_before, idle_before = now - cls.head_timeout, now - cls.idle_timeout
         for conn in list(connections):
             since = getattr(conn, "_head_since", None)
             if since is not None and since <= started_before:
                 conn._timed_out()
+            idle = getattr(conn, "_idle_since", None)
+            if idle is not None and idle <= idle_before and not conn.transport.is_closing():
+                conn.transport.close()
         # It stops with the last connection and restarts with the next (no timer left on an idle loop).
         cls._sweep = (
             loop.call_later(cls._interval(), cls._check_heads, loop, connections) if connections else None
