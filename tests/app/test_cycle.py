@@ -37,6 +37,9 @@ class App:
         headers = {
             "/injected": [(b"x-bad", b"a\r\nset-cookie: evil=1"), (b"content-length", b"2")],
             "/badname": [(b"x bad", b"1"), (b"content-length", b"2")],
+            "/lf": [(b"x-bad", b"a\nb: evil"), (b"content-length", b"2")],
+            "/nul": [(b"x-bad", b"a\x00evil"), (b"content-length", b"2")],
+            "/tab": [(b"x-tab", b"a\tb"), (b"content-length", b"2")],
             "/short": [(b"content-length", b"5")],
             "/close": [(b"Content-Length", b"2"), (b"Connection", b"keep-alive, Close")],
         }.get(path, [(b"content-length", b"2")])
@@ -121,10 +124,11 @@ async def test_a_connection_close_header_of_the_app_ends_the_connection() -> Non
 
 async def test_an_injected_or_malformed_header_is_never_written_and_answers_500() -> None:
     async with server() as (served, _):
-        for path in ("/injected", "/badname"):
+        for path in ("/injected", "/badname", "/lf", "/nul"):
             answer = await exchange(served, get(path))
             assert answer.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), path
             assert b"evil" not in answer and b"x bad" not in answer, path
+        assert b"\r\nx-tab: a\tb\r\n" in await exchange(served, get("/tab"))  # a tab is allowed
 
 
 async def test_a_body_shorter_than_its_length_cuts_the_connection() -> None:
