@@ -47,6 +47,8 @@ class Connection(asyncio.Protocol):
     # -- asyncio ----------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not subclasses
+        # Kept: asyncio's running-loop lookup costs a getpid() syscall, once per request in `wait`.
+        self._loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
         self.started = True
@@ -97,7 +99,7 @@ class Connection(asyncio.Protocol):
         """Until something new arrived (or the connection ended); TimeoutError after `timeout` s."""
         # A bare future and a timer: an asyncio.Event with an asyncio.timeout scope cost S1 about 9% of
         # its CPU (bench/README.md, "The server side").
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._waiter = waiter = loop.create_future()
         timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
         try:
