@@ -1,4 +1,5 @@
-"""Ending background tasks: `cancel_and_wait`, the one way the gateway stops a task it started.
+"""Ending background tasks: `cancel_and_wait`, the one way the gateway stops a task it started; and
+`Deadline`, the timeout scope of a long-lived worker.
 
 A single cancel can be lost on Python 3.11: `asyncio.wait_for` returns its inner result when a cancel
 arrives as that result completes (fixed in 3.12), and redis-py sends every command through it. A task
@@ -9,6 +10,7 @@ decides what a task does; it only makes sure a task asked to end does end.
 from __future__ import annotations
 
 import asyncio
+from types import TracebackType
 from typing import Any
 
 AGAIN_AFTER = 0.1  # seconds between cancels of a task that did not end
@@ -26,3 +28,35 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
     for task in running:
         if not task.cancelled():
             task.exception()
+
+
+class Deadline:
+    """`asyncio.timeout(delay)` for a worker task that knows its loop and itself: `with Deadline(loop,
+    task, delay): await ...` raises TimeoutError past `delay` seconds (None: no limit), with asyncio's
+    semantics (the task cancelled, the cancel taken back, a cancel from outside left alone).
+
+    On Python 3.11 asyncio's scope looks up the running loop three times per use, and each lookup is a
+    getpid() syscall: three a webhook event in the bus (bench/README.md, "The server side")."""
+
+    __slots__ = ("_cancelling", "_expired", "_handle", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], delay: float | None) -> None:
+        self._task = task
+        self._expired = False
+        self._cancelling = task.cancelling()
+        self._handle = None if delay is None else loop.call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._expired = True
+        self._task.cancel()
+
+    def __enter__(self) -> Deadline:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._expired and self._task.uncancel() <= self._cancelling and exc_type is asyncio.CancelledError:
+            raise TimeoutError from exc

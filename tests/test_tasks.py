@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from gateway.tasks import cancel_and_wait
+from gateway.tasks import Deadline, cancel_and_wait
 
 
 async def swallows_one_cancel(ended: list[str]) -> None:
@@ -42,3 +42,38 @@ async def test_ended_and_failed_tasks_and_none_are_fine() -> None:
     async with asyncio.timeout(5):
         await cancel_and_wait(finished, failed, None)  # the failure is not raised here
     assert failed.exception() is not None
+
+
+async def in_deadline(delay: float | None, wait: asyncio.Future[None]) -> str:
+    loop, me = asyncio.get_running_loop(), asyncio.current_task()
+    assert me is not None
+    try:
+        with Deadline(loop, me, delay):
+            await wait
+    except TimeoutError:
+        await asyncio.sleep(0)  # the task goes on after its timeout: the cancel was taken back
+        return "timed out"
+    return "done"
+
+
+async def test_a_deadline_times_out_and_the_task_goes_on() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    assert await asyncio.wait_for(in_deadline(0.05, never), 5) == "timed out"
+
+
+async def test_a_deadline_met_or_none_lets_the_work_finish() -> None:
+    loop = asyncio.get_running_loop()
+    for delay in (5.0, None):
+        soon: asyncio.Future[None] = loop.create_future()
+        loop.call_later(0.01, soon.set_result, None)
+        assert await in_deadline(delay, soon) == "done"
+
+
+async def test_a_cancel_from_outside_is_not_turned_into_a_timeout() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(in_deadline(5.0, never))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()

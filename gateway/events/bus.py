@@ -22,7 +22,7 @@ from gateway.events.catalog import EventMessage
 from gateway.events.live import LiveFeed
 from gateway.handlers.base import Handler
 from gateway.log import Throttle, get_logger
-from gateway.tasks import cancel_and_wait
+from gateway.tasks import Deadline, cancel_and_wait
 
 log = get_logger("events")
 
@@ -143,11 +143,13 @@ class EventBus:
         return [h for table in found for h in self._routes.get((table, event), ())]
 
     async def _work(self) -> None:
+        loop, me = asyncio.get_running_loop(), asyncio.current_task()
+        assert me is not None
         while True:
             handler, msg = await self._queue.get()
             try:
                 # A timeout scope, not wait_for: no task per event (a flood makes thousands a second).
-                async with asyncio.timeout(self._config.handler_timeout):
+                with Deadline(loop, me, self._config.handler_timeout):
                     await handler.handle(msg)
                 self.stats.delivered += 1
             except asyncio.CancelledError:

@@ -44,10 +44,13 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have the same methods.
         self._transport, self.open = cast("asyncio.Transport", transport), True
+        # Kept: on Python 3.11 each running-loop lookup is a getpid() syscall (four a call, with the
+        # asyncio.timeout scope this replaced: bench/README.md, "The server side").
+        self.loop = asyncio.get_running_loop()
 
     def send(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
         assert self._transport is not None
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = self.loop.create_future()
         self._waiting.append(future)
         self._transport.write(_encode(args))
         return future
@@ -77,6 +80,11 @@ class _Connection(asyncio.Protocol):
 
 
 Resolve = Callable[[], Awaitable[tuple[str, int]]]
+
+
+def _expire(reply: asyncio.Future[Any]) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError())
 
 
 class RespClient:
@@ -116,12 +124,15 @@ class RespClient:
 
     async def _send(self, args: tuple[Any, ...]) -> Any:
         conn = self._conn if self._conn is not None and self._conn.open else await self._connect()
+        reply = conn.send(args)
+        timer = conn.loop.call_later(self._timeout, _expire, reply)
         try:
-            async with asyncio.timeout(self._timeout):
-                return await conn.send(args)
+            return await reply
         except TimeoutError:
             conn.close(TimeoutError())  # later replies would be matched to the wrong callers
             raise
+        finally:
+            timer.cancel()
 
     async def evalsha(self, script: str, digest: str, keys: list[str], args: list[Any]) -> Any:
         try:
