@@ -1,5 +1,5 @@
 """Ending background tasks: `cancel_and_wait`, the one way the gateway stops a task it started; and
-`Deadline`, the timeout scope of a long-lived worker.
+timing waits on the hot paths: `Deadline`, the timeout scope of a long-lived worker, and `expire`.
 
 A single cancel can be lost on Python 3.11: `asyncio.wait_for` returns its inner result when a cancel
 arrives as that result completes (fixed in 3.12), and redis-py sends every command through it. A task
@@ -28,6 +28,13 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
     for task in running:
         if not task.cancelled():
             task.exception()
+
+
+def expire(future: asyncio.Future[Any]) -> None:
+    """A timer's callback: fail a future still waiting with TimeoutError (one `call_later` per wait, in
+    place of an asyncio.timeout scope and its running-loop lookups)."""
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class Deadline:

@@ -21,6 +21,8 @@ from typing import Any, cast
 
 import hiredis
 
+from gateway.tasks import expire
+
 
 class RespError(Exception):
     """Redis answered with an error reply."""
@@ -82,11 +84,6 @@ class _Connection(asyncio.Protocol):
 Resolve = Callable[[], Awaitable[tuple[str, int]]]
 
 
-def _expire(reply: asyncio.Future[Any]) -> None:
-    if not reply.done():
-        reply.set_exception(TimeoutError())
-
-
 class RespClient:
     def __init__(
         self,
@@ -125,7 +122,7 @@ class RespClient:
     async def _send(self, args: tuple[Any, ...]) -> Any:
         conn = self._conn if self._conn is not None and self._conn.open else await self._connect()
         reply = conn.send(args)
-        timer = conn.loop.call_later(self._timeout, _expire, reply)
+        timer = conn.loop.call_later(self._timeout, expire, reply)
         try:
             return await reply
         except TimeoutError:

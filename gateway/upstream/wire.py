@@ -12,6 +12,7 @@ from collections import deque
 
 import httptools
 
+from gateway.tasks import expire
 from gateway.upstream.proxy import ProxyRequest
 
 HIGH_WATER = 256 * 1024  # buffered body bytes before the upstream socket is paused
@@ -101,7 +102,7 @@ class Connection(asyncio.Protocol):
         # its CPU (bench/README.md, "The server side").
         loop = self._loop
         self._waiter = waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        timer = None if timeout is None else loop.call_later(timeout, expire, waiter)
         try:
             await waiter
         finally:
@@ -128,11 +129,6 @@ class Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 def delimited_by_close(headers: list[tuple[bytes, bytes]]) -> bool:
