@@ -47,13 +47,18 @@ def with_python_handlers(spec: dict[str, Any], kind: str, names: list[str]) -> d
 
 
 async def poll(path: Path, timeout: float = 5.0) -> Any:
+    """The JSON the handler wrote, once whole: `write_text` creates the file before it writes it, so a
+    read between the two finds it empty."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not await asyncio.to_thread(path.exists):
-        if loop.time() > deadline:
-            raise TimeoutError(f"{path} was not written within {timeout}s")
+    while True:
+        text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            if loop.time() > deadline:
+                raise TimeoutError(f"{path} was not written whole within {timeout}s: {text!r}") from None
         await asyncio.sleep(0.02)
-    return json.loads(await asyncio.to_thread(path.read_text))
 
 
 @pytest.mark.parametrize("kind", ["classic", "oas"])
