@@ -12,17 +12,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+def run_module(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> <args>` from the repository root; it must exit 0."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = run_module("bench", "--smoke", "--json", str(out), timeout=180)
     result = json.loads(out.read_text())
     rows = {row["name"]: row for row in result["rows"]}
     expected = {"nginx-proxy", "raw-aiohttp", "starlette-httpx", "S1 keyless", "S2 auth+rate+quota"}
@@ -50,15 +51,7 @@ def test_smoke_run_measures_every_target(tmp_path: Path) -> None:
 def test_soak_samples_memory_descriptors_and_the_queue(tmp_path: Path) -> None:
     """`python -m bench.soak` briefly: every sample has its figures, and nothing was dropped."""
     out = tmp_path / "soak.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.soak", "--minutes", "0.1", "--interval", "2", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_module("bench.soak", "--minutes", "0.1", "--interval", "2", "--json", str(out), timeout=120)
     samples = json.loads(out.read_text())
     assert len(samples) >= 3
     for row in samples:
@@ -69,15 +62,7 @@ def test_soak_samples_memory_descriptors_and_the_queue(tmp_path: Path) -> None:
 
 def test_the_server_floor_measures_both_protocols() -> None:
     """`python -m bench.floor` briefly (granian is not installed here): both servers answered."""
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.floor", "--runs", "1", "--duration", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_module("bench.floor", "--runs", "1", "--duration", "1", timeout=60)
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split(" | ")[0] for row in rows] == ["| server", "| uvicorn httptools", "| gateway listener"]
     assert all(float(row.split(" | ")[1].replace(",", "")) > 0 for row in rows[1:])

@@ -60,7 +60,7 @@ class LimitedProtocol(LeanProtocol):
         self._head_since = self.loop.time()  # a connection that never sends a byte is timed too
         cls = type(self)
         if cls._sweep is None:
-            cls._sweep = self.loop.call_later(self._interval(), cls._check_heads, self.loop, self.connections)
+            cls._sweep = self.loop.call_later(self._interval(), cls._check_all, self.loop, self.connections)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's data_received, with the count, and without its 400 after a refusal of ours.
@@ -174,7 +174,7 @@ class LimitedProtocol(LeanProtocol):
         return max(0.05, min(1.0, min(cls.head_timeout, cls.idle_timeout) / 4))
 
     @classmethod
-    def _check_heads(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
+    def _check_all(cls, loop: asyncio.AbstractEventLoop, connections: set[Any]) -> None:
         """The sweep: close the connections whose head has taken longer than the timeout, and those idle
         past the idle timeout."""
         now = loop.time()
@@ -188,7 +188,7 @@ class LimitedProtocol(LeanProtocol):
                 conn.transport.close()
         # It stops with the last connection and restarts with the next (no timer left on an idle loop).
         cls._sweep = (
-            loop.call_later(cls._interval(), cls._check_heads, loop, connections) if connections else None
+            loop.call_later(cls._interval(), cls._check_all, loop, connections) if connections else None
         )
 
 
