@@ -20,6 +20,7 @@ from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
+    WebDriverException,
 )
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -159,7 +160,9 @@ def create_webhook(driver: WebDriver, stack: Stack, name: str, *, invalid_first:
         # The server's validation is under test, not the browser's (a type=url field would stop it).
         driver.execute_script("if (arguments[0].form) arguments[0].form.noValidate = true;", save)
         save.click()
-        WebDriverWait(driver, WAIT).until(ec.staleness_of(save))
+        # While the next page replaces this one, chromedriver can answer "node does not belong to the
+        # document" instead of "stale element": asked again, it says stale.
+        WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,)).until(ec.staleness_of(save))
 
     if invalid_first:
         submit("not a url")
